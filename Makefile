@@ -1,0 +1,53 @@
+# Two commands do all the set-up on a fresh machine: `make book` and `make test`.
+# Both create .venv on first use (Python 3.11 + torch==2.13.0, the CPU wheel these machines carry).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Running as root (containers, CI) needs Jupyter's explicit permission.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+.PHONY: book test lab bench sync check clean distclean browser
+
+book: $(STAMP)  ## execute every chapter (full configuration) and build _build/html
+	$(PY) -m companion.book build
+
+test: $(STAMP) browser  ## everything CI checks
+	$(PY) -m pytest
+
+lab: $(STAMP)  ## JupyterLab on the notebooks (.py and .ipynb both open as notebooks)
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.default_url=/lab/tree/notebooks
+
+bench: $(STAMP)  ## speed benchmarks, printing ratios against their baselines
+	$(PY) -m benchmarks
+
+sync: $(STAMP)  ## re-pair notebooks/*.py and *.ipynb after an edit (newer wins, outputs stripped)
+	$(PY) -m companion.book sync
+
+check: $(STAMP)  ## validate book.toml, the notebook files and their pairing
+	$(PY) -m companion.book check
+
+clean:  ## remove built pages, generated config, fetched assets and caches
+	rm -rf _build .pytest_cache .jupyter_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean  ## also remove the environment
+	rm -rf $(VENV)
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[book,test,bench]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (companion)"
+	mkdir -p $(dir $(LAB_OVERRIDES))
+	echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' > $(LAB_OVERRIDES)
+	touch $@
+
+# CI must run the browser checks, so there Chromium is installed when missing. Elsewhere the
+# browser tests skip, saying so, when no Chromium is found.
+browser:
+	@if [ -n "$$CI" ] && ! command -v chromium >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi

@@ -1,0 +1,243 @@
+"""book.toml validation, config generation and the command line's one-line errors."""
+
+import datetime as dt
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from companion import book as bk
+from companion import pairing
+
+ROOT = Path(__file__).resolve().parent.parent
+
+VALID = """\
+[book]
+title = "T"
+authors = ["A. Author"]
+description = "D"
+language = "en"
+intro = "notebooks/intro.md"
+
+[execution]
+mode = "force"
+timeout = 60
+
+[[chapters]]
+notebook = "notebooks/one.py"
+article = "https://kexue.fm/archives/5607"
+original_title = "python简单实现gillespie模拟"
+date = 2018-06-07
+
+[[chapters]]
+notebook = "notebooks/two.py"
+article = "https://kexue.fm/archives/4733"
+original_title = "从loss的硬截断、软化到focal loss"
+date = 2017-12-25
+"""
+
+
+def write_notebook(folder: Path, stem: str, source: str = "x = 1") -> None:
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(f"# {stem}"),
+        nbformat.v4.new_code_cell(source),
+    ])
+    nb.metadata["jupytext"] = {"formats": pairing.FORMATS}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    jupytext.write(nb, folder / f"{stem}.py", fmt="py:percent")
+    jupytext.write(nb, folder / f"{stem}.ipynb")
+
+
+@pytest.fixture
+def book_dir(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "intro.md").write_text("# Intro\n")
+    write_notebook(tmp_path / "notebooks", "one")
+    write_notebook(tmp_path / "notebooks", "two")
+    (tmp_path / "book.toml").write_text(VALID, encoding="utf-8")
+    return tmp_path
+
+
+def test_valid_book_loads_in_order(book_dir):
+    book = bk.load_book(book_dir)
+    assert [c.notebook for c in book.chapters] == ["notebooks/one.py", "notebooks/two.py"]
+    assert book.chapters[0].date == dt.date(2018, 6, 7)
+    assert book.execution_mode == "force" and book.cell_timeout == 60
+    assert book.repository is None
+
+
+def replace(old, new, count=1):
+    return lambda text: text.replace(old, new, count)
+
+
+BAD = {
+    "invalid toml": (replace('title = "T"', 'title = "T'), r"^book\.toml: not valid TOML"),
+    "unknown top-level key": (lambda t: "colour = 1\n" + t, r"^book\.toml: unknown key 'colour'"),
+    "unknown book key": (replace('title = "T"', 'title = "T"\ntitel = "T"'), r"^\[book\]: unknown key 'titel'"),
+    "unknown chapter key": (replace('notebook = "notebooks/two.py"', 'notebok = "notebooks/two.py"'),
+                            r"^\[\[chapters\]\] #2: unknown key 'notebok'"),
+    "missing required key": (replace('language = "en"\n', ""), r"^\[book\]: missing required key 'language'"),
+    "wrong type": (replace("timeout = 60", 'timeout = "60"'), r"^\[execution\]\.timeout: expected int, got str"),
+    "bool is not a timeout": (replace("timeout = 60", "timeout = true"), r"^\[execution\]\.timeout: expected int"),
+    "date as a string": (replace("date = 2018-06-07", 'date = "2018-06-07"'),
+                         r"^\[\[chapters\]\] #1\.date: expected date \(a TOML date"),
+    "datetime is not a date": (replace("date = 2018-06-07", "date = 2018-06-07T10:00:00"),
+                               r"^\[\[chapters\]\] #1\.date: expected date"),
+    "empty title": (replace('title = "T"', 'title = "  "'), r"^\[book\]\.title: must not be empty"),
+    "empty authors": (replace('authors = ["A. Author"]', "authors = []"), r"^\[book\]\.authors: expected a non-empty list"),
+    "bad language": (replace('language = "en"', 'language = "English"'), r"^\[book\]\.language: 'English' is not a language tag"),
+    "bad repository": (replace('intro = ', 'repository = "github.com/x/y"\nintro = '),
+                       r"^\[book\]\.repository: 'github\.com/x/y' is not an https address"),
+    "unknown execution mode": (replace('mode = "force"', 'mode = "auto"'),
+                               r"^\[execution\]\.mode: 'auto' is not one of force, cache, off"),
+    "non-positive timeout": (replace("timeout = 60", "timeout = 0"), r"^\[execution\]\.timeout: 0 must be a positive"),
+    "http address": (replace("https://kexue.fm/archives/5607", "http://kexue.fm/archives/5607"),
+                     r"^\[\[chapters\]\] #1\.article: 'http://kexue\.fm/archives/5607' is not an address"),
+    "other host": (replace("https://kexue.fm/archives/5607", "https://example.com/archives/5607"),
+                   r"^\[\[chapters\]\] #1\.article: .* is not an address"),
+    "non-numeric article": (replace("archives/5607", "archives/gillespie"), r"^\[\[chapters\]\] #1\.article"),
+    "missing notebook": (replace("notebooks/two.py", "notebooks/three.py"),
+                         r"^\[\[chapters\]\] #2\.notebook: file 'notebooks/three\.py' does not exist"),
+    "notebook outside notebooks/": (replace("notebooks/two.py", "two.py"),
+                                    r"^\[\[chapters\]\] #2\.notebook: 'two\.py' must be a py:percent file directly in notebooks/"),
+    "ipynb given as the source": (replace("notebooks/two.py", "notebooks/two.ipynb"), r"must be a py:percent file"),
+    "path escaping the book": (replace('intro = "notebooks/intro.md"', 'intro = "../intro.md"'),
+                               r"^\[book\]\.intro: '\.\./intro\.md' must be a path inside the book folder"),
+    "missing intro": (replace('intro = "notebooks/intro.md"', 'intro = "notebooks/preface.md"'),
+                      r"^\[book\]\.intro: file 'notebooks/preface\.md' does not exist"),
+    "duplicate notebook": (replace("notebooks/two.py", "notebooks/one.py"),
+                           r"^\[\[chapters\]\] #2\.notebook: duplicate chapter, 'notebooks/one\.py' is already chapter #1"),
+    "duplicate article": (replace("archives/4733", "archives/5607"),
+                          r"^\[\[chapters\]\] #2\.article: duplicate chapter, 'https://kexue\.fm/archives/5607' is already chapter #1"),
+    "no chapters": (lambda t: "chapters = []\n" + t.split("[[chapters]]")[0],
+                    r"^book\.toml: \[\[chapters\]\] must list at least one chapter"),
+}
+
+
+@pytest.mark.parametrize("mutate, message", BAD.values(), ids=BAD.keys())
+def test_bad_book_toml_fails_with_one_clear_line(book_dir, mutate, message):
+    path = book_dir / "book.toml"
+    path.write_text(mutate(VALID), encoding="utf-8")
+    with pytest.raises(bk.BookConfigError) as info:
+        bk.load_book(book_dir)
+    text = str(info.value)
+    assert "\n" not in text
+    assert re.search(message, text), text
+
+
+def test_unlisted_notebook_is_an_error(book_dir):
+    write_notebook(book_dir / "notebooks", "stray")
+    with pytest.raises(bk.BookConfigError, match=r"^notebooks/stray\.ipynb: notebook is not listed in book\.toml"):
+        bk.load_book(book_dir)
+
+
+def test_lonely_ipynb_is_unlisted(book_dir):
+    (book_dir / "notebooks" / "two.py").rename(book_dir / "notebooks" / "elsewhere.py")
+    with pytest.raises(bk.BookConfigError):
+        bk.load_book(book_dir)
+
+
+def test_missing_twin_is_an_error(book_dir):
+    (book_dir / "notebooks" / "two.ipynb").unlink()
+    with pytest.raises(bk.BookConfigError, match=r"#2\.notebook: 'notebooks/two\.py' has no \.ipynb twin"):
+        bk.load_book(book_dir)
+
+
+def test_missing_book_toml(tmp_path):
+    with pytest.raises(bk.BookConfigError, match="book.toml: file not found"):
+        bk.load_book(tmp_path)
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "companion.book", *args],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+def test_cli_stops_with_one_line_naming_the_key(book_dir):
+    (book_dir / "book.toml").write_text(VALID.replace("timeout = 60", "timeout = -5"), encoding="utf-8")
+    result = run_cli("--root", str(book_dir), "check")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "error: [execution].timeout: -5 must be a positive number of seconds per cell"
+    ]
+
+
+def test_cli_names_an_out_of_sync_pair(book_dir):
+    py = book_dir / "notebooks" / "one.py"
+    py.write_text(py.read_text().replace("x = 1", "x = 2"))
+    result = run_cli("--root", str(book_dir), "check")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "one.py and one.ipynb are out of sync" in lines[0], lines
+
+
+def test_cli_check_passes_on_a_good_book(book_dir):
+    result = run_cli("--root", str(book_dir), "check")
+    assert result.returncode == 0, result.stderr
+    assert "2 chapters" in result.stdout
+
+
+# ------------------------------------------------------------------ generated Jupyter Book config
+
+def test_toc_lists_intro_then_chapters_in_order(book_dir):
+    toc = bk.jupyter_book_toc(bk.load_book(book_dir))
+    assert toc["format"] == "jb-book" and toc["root"] == "notebooks/intro"
+    assert [c["file"] for c in toc["parts"][0]["chapters"]] == ["notebooks/one", "notebooks/two"]
+
+
+def test_config_maps_book_toml_and_stays_offline(book_dir, tmp_path):
+    config = bk.jupyter_book_config(bk.load_book(book_dir), tmp_path / "assets")
+    assert config["title"] == "T" and config["author"] == "A. Author"
+    assert config["only_build_toc_files"] is True
+    assert config["execute"] == {"execute_notebooks": "force", "timeout": 60, "allow_errors": False,
+                                 "stderr_output": "warn"}
+    assert "notebooks/*.ipynb" in config["exclude_patterns"]
+    sphinx = config["sphinx"]["config"]
+    assert sphinx["html_static_path"] == [str((tmp_path / "assets").resolve())]
+    # Relative to the static folder, never a CDN address.
+    assert not sphinx["mathjax_path"].startswith(("http:", "https:", "//"))
+    assert all(not url.startswith(("http:", "https:", "//")) for url in sphinx["nb_ipywidgets_js"])
+    assert "repository" not in config and "launch_buttons" not in config
+    assert config["html"]["use_repository_button"] is False
+
+
+def test_repository_turns_on_buttons(book_dir, tmp_path):
+    text = VALID.replace('intro = ', 'repository = "https://github.com/o/r"\nbranch = "dev"\nintro = ')
+    (book_dir / "book.toml").write_text(text, encoding="utf-8")
+    config = bk.jupyter_book_config(bk.load_book(book_dir), tmp_path)
+    assert config["repository"] == {"url": "https://github.com/o/r", "path_to_book": "", "branch": "dev"}
+    assert config["launch_buttons"]["notebook_interface"] == "jupyterlab"
+    assert config["html"]["use_repository_button"] is True
+
+
+def test_write_config_round_trips_through_yaml(book_dir, tmp_path):
+    import yaml
+
+    book = bk.load_book(book_dir)
+    config_path, toc_path = bk.write_config(book, tmp_path / "cfg", tmp_path / "assets")
+    assert yaml.safe_load(config_path.read_text()) == bk.jupyter_book_config(book, tmp_path / "assets")
+    assert yaml.safe_load(toc_path.read_text()) == bk.jupyter_book_toc(book)
+
+
+# ------------------------------------------------------------------------- the real book.toml
+
+def test_repository_book_toml_is_valid_and_paired():
+    book = bk.load_book(ROOT)
+    pairing.check_all(ROOT / bk.NOTEBOOK_DIR)
+    assert book.chapters
+
+
+def test_every_chapter_cites_its_article_where_readers_start():
+    book = bk.load_book(ROOT)
+    intro = (ROOT / book.intro).read_text(encoding="utf-8")
+    for chapter in book.chapters:
+        assert chapter.article in intro, f"intro does not link {chapter.article}"
+        first_cell = jupytext.read(ROOT / chapter.notebook).cells[0]
+        assert first_cell.cell_type == "markdown"
+        assert chapter.article in first_cell.source, f"{chapter.notebook} does not open with its article"
+        assert chapter.original_title in first_cell.source, f"{chapter.notebook} lacks the original title"
