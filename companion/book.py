@@ -236,17 +236,18 @@ def jupyter_book_config(book: Book, assets: Path) -> dict:
     it is not called ``_static`` because Jupyter Book would add a script tag for every ``.js``
     in such a folder.
     """
+    from jupyter_book.config import get_default_sphinx_config
+
     from companion import assets as asset_files
 
+    # sphinx-thebe declares its script constants twice per page (a console error) and names a
+    # CDN; live code runs in JupyterLab here, so the extension is left out.
+    extensions = [e for e in get_default_sphinx_config()["extensions"] if e != "sphinx_thebe"]
     config = {
         "title": book.title,
         "author": ", ".join(book.authors),
         "copyright": str(max(c.date for c in book.chapters).year),
         "only_build_toc_files": True,
-        "exclude_patterns": [
-            ".venv", "node_modules", "README.md", "benchmarks", "tests", "companion",
-            f"{NOTEBOOK_DIR}/*.ipynb",  # the twins: Sphinx builds the py:percent sources
-        ],
         "execute": {
             "execute_notebooks": book.execution_mode,
             "timeout": book.cell_timeout,
@@ -267,11 +268,17 @@ def jupyter_book_config(book: Book, assets: Path) -> dict:
         "sphinx": {
             "config": {
                 "language": book.language,
+                # The book's root is the repository; only the intro and the py:percent chapter
+                # sources are pages (not the .ipynb twins, the README or any cache folder).
+                "include_patterns": [f"{NOTEBOOK_DIR}/*.md", f"{NOTEBOOK_DIR}/*.py"],
                 "html_static_path": [str(assets.resolve())],
                 "mathjax_path": asset_files.MATHJAX_ENTRY,
                 "nb_ipywidgets_js": {asset_files.WIDGETS_ENTRY: {}},
                 "nb_custom_formats": {".py": ["jupytext.reads", {"fmt": "py:percent"}]},
+                "extensions": extensions,
+                # An empty default mode makes the theme log a console error on first visit.
                 "html_theme_options": {"navigation_with_keys": False},
+                "html_context": {"default_mode": "light"},
                 "myst_html_meta": {"description": book.description},
             },
         },

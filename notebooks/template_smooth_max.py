@@ -48,7 +48,7 @@ generator = torch.Generator().manual_seed(0)
 print(f"companion {companion.__version__}, torch {torch.__version__}, {N_VECTORS} random vectors")
 
 # %% [markdown]
-# ## 1. A maximum you can differentiate
+# ## A maximum you can differentiate
 #
 # K-Means needs the *smallest* distance from a point to any centre, and a minimum has no useful
 # gradient: it ignores every candidate but one. The article replaces it with a smooth function that
@@ -89,7 +89,7 @@ for K, gap in worst.items():
 demo(plot_smooth_max, K=LogRange(0.1, 100, num=7, value=1.0), n_curves=Range(2, 5, step=1, value=3))
 
 # %% [markdown]
-# ## 2. Its gradient is a softmax
+# ## Its gradient is a softmax
 #
 # Differentiating {eq}`eq-smax` term by term,
 #

@@ -196,8 +196,8 @@ def test_config_maps_book_toml_and_stays_offline(book_dir, tmp_path):
     assert config["only_build_toc_files"] is True
     assert config["execute"] == {"execute_notebooks": "force", "timeout": 60, "allow_errors": False,
                                  "stderr_output": "warn"}
-    assert "notebooks/*.ipynb" in config["exclude_patterns"]
     sphinx = config["sphinx"]["config"]
+    assert sphinx["include_patterns"] == ["notebooks/*.md", "notebooks/*.py"]
     assert sphinx["html_static_path"] == [str((tmp_path / "assets").resolve())]
     # Relative to the static folder, never a CDN address.
     assert not sphinx["mathjax_path"].startswith(("http:", "https:", "//"))

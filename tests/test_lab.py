@@ -1,0 +1,220 @@
+"""JupyterLab, started for real as `make lab` does: both files of a chapter open as the same
+notebook, `.py` files open in Jupytext's notebook view, and a kernel started for a chapter
+imports `companion` from the notebooks folder and runs the chapter's first code cell."""
+
+import asyncio
+import concurrent.futures
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+import companion
+from companion.book import load_book
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = load_book(ROOT).chapters
+CHAPTER_IDS = [Path(c.notebook).stem for c in CHAPTERS]
+OVERRIDES = ROOT / ".venv/share/jupyter/lab/settings/overrides.json"
+STARTUP_TIMEOUT = 60  # seconds for the server to answer /api/status
+CELL_TIMEOUT = 120  # seconds for one execute_request, reply and idle status included
+
+pytestmark = pytest.mark.lab
+
+
+def require_jupyterlab():
+    """JupyterLab is required tooling: skip visibly on a reader's machine, fail in CI."""
+    try:
+        import jupyterlab  # noqa: F401
+    except ImportError as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"JupyterLab is required in CI but cannot be imported: {err}")
+        pytest.skip(f"JupyterLab is not installed ({err}); `make test` sets up .venv with it")
+
+
+def free_loopback_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Lab:
+    def __init__(self, port, token, log_path):
+        self.port, self.token, self.log_path = port, token, log_path
+
+    def log_tail(self, lines=40):
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def request(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
+                                     headers={"Authorization": f"token {self.token}",
+                                              "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as err:  # name the request and the server's explanation
+            raise AssertionError(f"{method} {path} -> HTTP {err.code}: {err.read()[:500]!r}") from None
+        return json.loads(raw) if raw else None
+
+
+@pytest.fixture(scope="module")
+def lab():
+    require_jupyterlab()
+    with tempfile.TemporaryDirectory(prefix="test-lab-") as tmp:
+        tmp = Path(tmp)
+        # Fresh user-level dirs so nothing in ~/.jupyter or ~/.ipython changes (or is changed by)
+        # the test; the venv's sys-prefix config, which enables jupytext, is still read.
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "config"),
+                   JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), JUPYTER_DATA_DIR=str(tmp / "data"),
+                   IPYTHONDIR=str(tmp / "ipython"), COMPANION_SMOKE="1")  # kernels inherit it
+        env.pop("COMPANION_WIDGETS", None)  # live sliders, as a reader gets in JupyterLab
+        port, token = free_loopback_port(), secrets.token_hex(16)
+        command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+                   f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+                   f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}"]
+        if os.geteuid() == 0:
+            command.append("--allow-root")
+        server = Lab(port, token, tmp / "server.log")
+        with open(server.log_path, "wb") as log:
+            process = subprocess.Popen(command, env=env, cwd=tmp, stdout=log,
+                                       stderr=subprocess.STDOUT)
+        try:
+            wait_until_ready(server, process)
+            # Without the jupytext server extension the .py checks below would fail obscurely.
+            assert "[Jupytext Server Extension]" in server.log_path.read_text(errors="replace"), (
+                f"jupytext's contents manager is not active:\n{server.log_tail()}")
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+
+
+def wait_until_ready(server, process):
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"JupyterLab exited with code {process.returncode}:\n{server.log_tail()}")
+        try:
+            server.request("GET", "/api/status")
+            return
+        except OSError:  # not listening yet (refused, reset, timed out)
+            time.sleep(0.5)
+    pytest.fail(f"JupyterLab did not answer within {STARTUP_TIMEOUT} s:\n{server.log_tail()}")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=CHAPTER_IDS)
+def test_py_and_ipynb_open_as_the_same_notebook(lab, chapter):
+    served = {}
+    for path in (chapter.notebook, chapter.twin):
+        model = lab.request("GET", f"/api/contents/{path}?type=notebook&content=1")
+        assert model["type"] == "notebook", f"{path} is served as {model['type']!r}, not a notebook"
+        served[path] = [(c["cell_type"], c["source"]) for c in model["content"]["cells"]]
+    py, ipynb = served[chapter.notebook], served[chapter.twin]
+    assert len(py) == len(ipynb), f"{len(py)} cells in the .py, {len(ipynb)} in the .ipynb (make sync)"
+    for index, (a, b) in enumerate(zip(py, ipynb)):
+        assert a == b, f"cell {index} differs between {chapter.notebook} and {chapter.twin} (make sync)"
+    kind, source = py[0]
+    assert kind == "markdown" and source.startswith("# "), (
+        f"{chapter.notebook} must open with a markdown title cell, got {kind}: {source[:60]!r}")
+
+
+def test_python_files_open_in_jupytext_notebook_view(lab):
+    assert OVERRIDES.is_file(), f"{OVERRIDES} is missing; run `make lab` or `make test` to set up .venv"
+    plugin = lab.request("GET", "/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
+    # overrides.json replaces the schema default; a user setting, if any, would win over it.
+    default = plugin["schema"]["properties"]["defaultViewers"].get("default", {})
+    viewers = plugin["settings"].get("defaultViewers", default)
+    assert viewers.get("python") == "Jupytext Notebook", (
+        f"defaultViewers is {viewers}; {OVERRIDES} should set python -> 'Jupytext Notebook'")
+
+
+def run_in_fresh_loop(coroutine):
+    """``asyncio.run`` in a thread of its own: Playwright's sync API (the browser tests) keeps an
+    event loop running in the main thread for the whole session."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def execute(lab, kernel_id, code):
+    """Run ``code`` over the kernel's websocket as JupyterLab does; returns (reply, iopub)."""
+    from tornado.websocket import websocket_connect
+
+    session = uuid.uuid4().hex
+    url = (f"ws://127.0.0.1:{lab.port}/api/kernels/{kernel_id}/channels"
+           f"?session_id={session}&token={lab.token}")
+    ws = await asyncio.wait_for(websocket_connect(url), CELL_TIMEOUT)
+    msg_id = uuid.uuid4().hex
+    ws.write_message(json.dumps({
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
+                   "session": session, "date": "", "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+        "content": {"code": code, "silent": False, "store_history": True,
+                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+    }))
+    reply, iopub, idle = None, [], False
+    try:
+        deadline = time.monotonic() + CELL_TIMEOUT
+        while reply is None or not idle:  # reply and idle can arrive in either order
+            raw = await asyncio.wait_for(ws.read_message(), max(deadline - time.monotonic(), 0.1))
+            assert raw is not None, "the kernel websocket closed before the cell finished"
+            msg = json.loads(raw)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["channel"] == "shell" and msg["msg_type"] == "execute_reply":
+                reply = msg["content"]
+            elif msg["channel"] == "iopub":
+                iopub.append(msg)
+                idle = idle or msg["content"].get("execution_state") == "idle"
+    finally:
+        ws.close()
+    return reply, iopub
+
+
+def stream_text(iopub, name):
+    return "".join(m["content"]["text"] for m in iopub
+                   if m["msg_type"] == "stream" and m["content"]["name"] == name)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=CHAPTER_IDS)
+def test_chapter_kernel_imports_companion_and_runs_first_cell(lab, chapter):
+    session = lab.request("POST", "/api/sessions", {
+        "path": chapter.notebook, "type": "notebook", "name": "", "kernel": {"name": "python3"}})
+    try:
+        kernel = session["kernel"]["id"]
+        code = "import companion, os; print(companion.__version__); print(os.getcwd())"
+        reply, iopub = run_in_fresh_loop(execute(lab, kernel, code))
+        assert reply["status"] == "ok", f"importing companion failed: {reply}"
+        printed = stream_text(iopub, "stdout").splitlines()
+        assert len(printed) == 2, f"expected version and cwd, the kernel printed {printed}"
+        version, cwd = printed
+        assert version == companion.__version__, (
+            f"the kernel imports companion {version}, the tests {companion.__version__}")
+        assert Path(cwd).name == "notebooks", f"kernel cwd is {cwd}, not the notebook's folder"
+
+        import jupytext  # book tooling, like JupyterLab: imported here so a missing one skips
+
+        first_code = next(c.source for c in jupytext.read(ROOT / chapter.notebook).cells
+                          if c.cell_type == "code")
+        reply, iopub = run_in_fresh_loop(execute(lab, kernel, first_code))
+        errors = [f"{m['content']['ename']}: {m['content']['evalue']}"
+                  for m in iopub if m["msg_type"] == "error"]
+        assert reply["status"] == "ok" and not errors, f"first code cell failed: {reply} {errors}"
+        stderr = stream_text(iopub, "stderr")
+        assert not stderr, f"first code cell of {chapter.notebook} wrote to stderr:\n{stderr}"
+    finally:
+        lab.request("DELETE", f"/api/sessions/{session['id']}")

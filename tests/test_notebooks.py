@@ -1,0 +1,64 @@
+"""Every chapter runs top to bottom in a fresh kernel, in smoke mode, with no error output,
+and gives the same numbers when run again."""
+
+import functools
+from pathlib import Path
+
+import jupytext
+import pytest
+from nbclient import NotebookClient
+
+from companion.book import load_book
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = load_book(ROOT).chapters
+
+
+@functools.cache
+def _execute(notebook: str, run: int):
+    """Execute ``notebook`` (run number ``run`` keeps separate runs apart in the cache)."""
+    nb = jupytext.read(ROOT / notebook)
+    # A fresh kernel per run, with cwd = notebooks/ as in JupyterLab. Sliders stay in live mode
+    # here (ipywidgets calls the demo once with its defaults); the book build covers static mode.
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str((ROOT / notebook).parent)}})
+    client.execute()
+    return nb
+
+
+@pytest.fixture(autouse=True)
+def smoke_env(monkeypatch):
+    monkeypatch.setenv("COMPANION_SMOKE", "1")
+    monkeypatch.delenv("COMPANION_WIDGETS", raising=False)
+
+
+def _text_outputs(nb):
+    """What a reader would call "the numbers": printed text and plain-text results, per cell."""
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream" and out.name == "stdout":
+                texts.append(out.text)
+            elif out.output_type in ("execute_result", "display_data") and "text/plain" in out.data:
+                if "application/vnd.jupyter.widget-view+json" not in out.data:  # widget ids are random
+                    texts.append(out.data["text/plain"])
+    return texts
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[Path(c.notebook).stem for c in CHAPTERS])
+def test_chapter_runs_without_error_output(chapter):
+    nb = _execute(chapter.notebook, 1)
+    for index, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            where = f"{chapter.notebook}, cell {index}"
+            assert out.output_type != "error", f"{where}: {out.ename}: {out.evalue}"
+            if out.output_type == "stream":
+                assert out.name != "stderr", f"{where} wrote to stderr:\n{out.text}"
+    assert any(cell.get("outputs") for cell in nb.cells), "the chapter produced no output at all"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[Path(c.notebook).stem for c in CHAPTERS])
+def test_chapter_gives_the_same_numbers_twice(chapter):
+    first, second = _execute(chapter.notebook, 1), _execute(chapter.notebook, 2)
+    assert _text_outputs(first), "no printed numbers to compare"
+    assert _text_outputs(first) == _text_outputs(second)
