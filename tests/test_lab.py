@@ -25,7 +25,7 @@ from companion.book import load_book
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = load_book(ROOT).chapters
 CHAPTER_IDS = [Path(c.notebook).stem for c in CHAPTERS]
-OVERRIDES = ROOT / ".venv/share/jupyter/lab/settings/overrides.json"
+OVERRIDES = Path(sys.prefix) / "share/jupyter/lab/settings/overrides.json"  # written by make
 STARTUP_TIMEOUT = 60  # seconds for the server to answer /api/status
 CELL_TIMEOUT = 120  # seconds for one execute_request, reply and idle status included
 
@@ -218,3 +218,38 @@ def test_chapter_kernel_imports_companion_and_runs_first_cell(lab, chapter):
         assert not stderr, f"first code cell of {chapter.notebook} wrote to stderr:\n{stderr}"
     finally:
         lab.request("DELETE", f"/api/sessions/{session['id']}")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("suffix", [".py", ".ipynb"])
+def test_jupyterlab_ui_opens_the_chapter_as_a_notebook(lab, browser, suffix):
+    """What a reader sees: the file opened by its URL shows a notebook panel with the chapter's
+    title rendered, for the plain-text source as for the .ipynb twin."""
+    import jupytext
+
+    chapter = CHAPTERS[0]
+    path = str(Path(chapter.notebook).with_suffix(suffix))
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    outside = []
+
+    def loopback_only(route):
+        if route.request.url.startswith((f"http://127.0.0.1:{lab.port}/", f"ws://127.0.0.1:{lab.port}/", "data:", "blob:")):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", loopback_only)
+    page = context.new_page()
+    try:
+        # ?reset: start from an empty workspace, not the layout an earlier test left behind.
+        page.goto(f"http://127.0.0.1:{lab.port}/lab/tree/{path}?reset&token={lab.token}")
+        # Whichever appears first: a rendered notebook title, or the text editor (the failure).
+        page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownCell h1, .jp-FileEditor", timeout=60_000)
+        assert page.locator(".jp-FileEditor").count() == 0, f"{path} opened in the text editor"
+        title = page.locator(".jp-NotebookPanel .jp-MarkdownCell h1").first.inner_text()
+        first_markdown = jupytext.read(ROOT / chapter.notebook).cells[0].source
+        assert title.strip().rstrip("¶").strip() in first_markdown
+    finally:
+        context.close()
+    assert not outside, f"JupyterLab's page asked for addresses outside loopback: {outside[:5]}"

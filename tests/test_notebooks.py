@@ -2,10 +2,13 @@
 and gives the same numbers when run again."""
 
 import functools
+import os
+import tempfile
 from pathlib import Path
 
 import jupytext
 import pytest
+from jupyter_client import AsyncKernelManager
 from nbclient import NotebookClient
 
 from companion.book import load_book
@@ -20,9 +23,14 @@ def _execute(notebook: str, run: int):
     nb = jupytext.read(ROOT / notebook)
     # A fresh kernel per run, with cwd = notebooks/ as in JupyterLab. Sliders stay in live mode
     # here (ipywidgets calls the demo once with its defaults); the book build covers static mode.
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str((ROOT / notebook).parent)}})
-    client.execute()
+    # IPC sockets rather than TCP ports: no race for free ports with other kernels started at the
+    # same moment (a lost race leaves the client waiting for a kernel that never answers). The
+    # socket path is absolute because the kernel runs in notebooks/ and the client elsewhere.
+    with tempfile.TemporaryDirectory(prefix="kernel-ipc-") as sockets:
+        km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "k"))
+        client = NotebookClient(nb, km=km, timeout=300, startup_timeout=120,
+                                resources={"metadata": {"path": str((ROOT / notebook).parent)}})
+        client.execute()
     return nb
 
 

@@ -1,0 +1,79 @@
+"""Pinned npm assets: integrity is enforced, only the loaded files are unpacked, a stamp skips
+re-fetching. A stand-in ``npm`` on PATH serves local tarballs, so no registry is needed here;
+the real fetch is exercised by the book build test."""
+
+import base64
+import hashlib
+import io
+import json
+import os
+import stat
+import tarfile
+
+import pytest
+
+from companion import assets
+
+
+def make_tarball(path, files):
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return "sha512-" + base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
+
+
+@pytest.fixture
+def fake_npm(tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    store.mkdir()
+    calls = tmp_path / "calls.log"
+    script = tmp_path / "bin" / "npm"
+    script.parent.mkdir()
+    # npm pack SPEC --json --pack-destination DIR: copy store/<name>.tgz there, print its JSON.
+    script.write_text(f"""#!/bin/sh
+echo "$2" >> {calls}
+name=$(echo "$2" | tr '/@' '__').tgz
+cp {store}/"$name" "$5"/ || exit 1
+echo '[{{"filename": "'"$name"'"}}]'
+""")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{script.parent}{os.pathsep}{os.environ['PATH']}")
+    return store, calls
+
+
+def test_unpacks_only_mapped_files_and_skips_source_maps(fake_npm, tmp_path, monkeypatch):
+    store, calls = fake_npm
+    integrity = make_tarball(store / "_pkg_1.0.tgz", {
+        "package/dist/embed.js": b"js", "package/dist/embed.js.map": b"map",
+        "package/dist/embed-amd.js": b"amd", "package/README.md": b"no",
+    })
+    monkeypatch.setattr(assets, "PACKAGES", {"pkg": ("@pkg@1.0", integrity, {"package/dist": "w"})})
+    out = assets.ensure(tmp_path / "out")
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == [assets.STAMP, "w/embed.js"]
+    assert (out / "w" / "embed.js").read_bytes() == b"js"
+    assets.ensure(tmp_path / "out")  # stamp matches: npm is not called again
+    assert calls.read_text().split() == ["@pkg@1.0"]
+    assert json.loads((out / assets.STAMP).read_text()) == {"pkg": "@pkg@1.0"}
+
+
+def test_integrity_mismatch_is_refused(fake_npm, tmp_path, monkeypatch):
+    store, _ = fake_npm
+    make_tarball(store / "_pkg_1.0.tgz", {"package/dist/embed.js": b"tampered"})
+    monkeypatch.setattr(assets, "PACKAGES", {"pkg": ("@pkg@1.0", "sha512-AAAA", {"package/dist": "w"})})
+    with pytest.raises(assets.AssetError, match=r"@pkg@1\.0: integrity mismatch"):
+        assets.ensure(tmp_path / "out")
+
+
+def test_failed_fetch_names_the_package(fake_npm, tmp_path, monkeypatch):
+    monkeypatch.setattr(assets, "PACKAGES", {"pkg": ("@missing@9", "sha512-AAAA", {"package": "x"})})
+    with pytest.raises(assets.AssetError, match=r"npm pack @missing@9 failed"):
+        assets.ensure(tmp_path / "out")
+
+
+def test_entries_point_inside_the_mapped_folders():
+    targets = [t for _, _, mapping in assets.PACKAGES.values() for t in mapping.values()]
+    for entry in (assets.MATHJAX_ENTRY, assets.WIDGETS_ENTRY):
+        assert any(entry == t or entry.startswith(t + "/") for t in targets), entry
