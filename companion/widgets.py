@@ -1,6 +1,6 @@
 """Slider demos: one call that is live in JupyterLab and a precomputed panel in the built book.
 
-Introduced in: How to read this book.
+Introduced in: A template chapter: the smooth maximum (every chapter's sliders use it).
 
 A demo is a plain function that takes keyword parameters and returns a ``matplotlib`` ``Figure``
 built with :func:`companion.style.figure`. A notebook only wires it to sliders::
@@ -19,8 +19,8 @@ Caps, so that a page stays light and the build stays fast (static mode only; liv
 stop): at most ``MAX_FRAMES`` frames per panel (``SMOKE_MAX_FRAMES`` when
 ``companion.is_smoke()``; ``max_frames=`` overrides both), reached by thinning the longest axis
 to evenly spaced stops that keep both ends and the default (the ends only where the cap
-leaves no room for them); and at most ``MAX_PANEL_BYTES`` of
-HTML per panel, beyond which ``demo`` raises rather than bloat the page. The keywords ``mode``,
+leaves no room for them); and at most ``MAX_PANEL_BYTES`` of HTML per panel, beyond which
+``demo`` raises rather than bloat the page. The keywords ``mode``,
 ``dpi`` and ``max_frames`` belong to ``demo`` and cannot be slider names.
 """
 

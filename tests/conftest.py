@@ -1,5 +1,7 @@
-"""Fixtures shared by the browser checks of the built book and of JupyterLab."""
+"""Helpers shared by the browser, JupyterLab and notebook checks."""
 
+import asyncio
+import concurrent.futures
 import os
 import shutil
 
@@ -26,3 +28,14 @@ def browser():
         ])
         yield chromium
         chromium.close()
+
+
+def run_in_fresh_loop(coroutine):
+    """Run ``coroutine`` to completion on a new event loop in a thread of its own.
+
+    Playwright's sync API keeps an event loop running in the main thread while a browser is
+    open; kernel clients (nbclient, websockets) driven from that thread through a second,
+    nested loop were seen to wait forever. A private thread and loop keep the two apart.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -3,7 +3,6 @@ notebook, `.py` files open in Jupytext's notebook view, and a kernel started for
 imports `companion` from the notebooks folder and runs the chapter's first code cell."""
 
 import asyncio
-import concurrent.futures
 import json
 import os
 import secrets
@@ -21,6 +20,7 @@ import pytest
 
 import companion
 from companion.book import load_book
+from conftest import run_in_fresh_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = load_book(ROOT).chapters
@@ -141,13 +141,6 @@ def test_python_files_open_in_jupytext_notebook_view(lab):
     viewers = plugin["settings"].get("defaultViewers", default)
     assert viewers.get("python") == "Jupytext Notebook", (
         f"defaultViewers is {viewers}; {OVERRIDES} should set python -> 'Jupytext Notebook'")
-
-
-def run_in_fresh_loop(coroutine):
-    """``asyncio.run`` in a thread of its own: Playwright's sync API (the browser tests) keeps an
-    event loop running in the main thread for the whole session."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def execute(lab, kernel_id, code):

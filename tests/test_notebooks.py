@@ -12,6 +12,7 @@ from jupyter_client import AsyncKernelManager
 from nbclient import NotebookClient
 
 from companion.book import load_book
+from conftest import run_in_fresh_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = load_book(ROOT).chapters
@@ -30,7 +31,7 @@ def _execute(notebook: str, run: int):
         km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "k"))
         client = NotebookClient(nb, km=km, timeout=300, startup_timeout=120,
                                 resources={"metadata": {"path": str((ROOT / notebook).parent)}})
-        client.execute()
+        run_in_fresh_loop(client.async_execute())
     return nb
 
 
