@@ -246,7 +246,7 @@ def jupyter_book_config(book: Book, assets: Path) -> dict:
     config = {
         "title": book.title,
         "author": ", ".join(book.authors),
-        "copyright": str(max(c.date for c in book.chapters).year),
+        "copyright": str(dt.date.today().year),
         "only_build_toc_files": True,
         "execute": {
             "execute_notebooks": book.execution_mode,
@@ -277,7 +277,6 @@ def jupyter_book_config(book: Book, assets: Path) -> dict:
                 "nb_custom_formats": {".py": ["jupytext.reads", {"fmt": "py:percent"}]},
                 "extensions": extensions,
                 # An empty default mode makes the theme log a console error on first visit.
-                "html_theme_options": {"navigation_with_keys": False},
                 "html_context": {"default_mode": "light"},
                 "myst_html_meta": {"description": book.description},
             },

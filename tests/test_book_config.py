@@ -241,3 +241,22 @@ def test_every_chapter_cites_its_article_where_readers_start():
         assert first_cell.cell_type == "markdown"
         assert chapter.article in first_cell.source, f"{chapter.notebook} does not open with its article"
         assert chapter.original_title in first_cell.source, f"{chapter.notebook} lacks the original title"
+
+
+def test_jupyter_book_reads_our_config_as_intended(book_dir, tmp_path):
+    """Through Jupyter Book's own translation to Sphinx settings: our sphinx overrides must not
+    wipe what Jupyter Book derives (theme options, buttons) and must drop sphinx-thebe."""
+    from jupyter_book.config import get_final_config
+
+    text = VALID.replace('intro = ', 'repository = "https://github.com/o/r"\nintro = ')
+    (book_dir / "book.toml").write_text(text, encoding="utf-8")
+    config = bk.jupyter_book_config(bk.load_book(book_dir), tmp_path / "assets")
+    sphinx, _ = get_final_config(user_yaml=config, cli_config={"latex_individualpages": False},
+                                 sourcedir=book_dir, validate=True, raise_on_invalid=True)
+    theme = sphinx["html_theme_options"]
+    assert theme["repository_url"] == "https://github.com/o/r" and theme["use_repository_button"]
+    assert theme["launch_buttons"]["notebook_interface"] == "jupyterlab"
+    assert "kexue.fm" in theme["extra_footer"]
+    assert "sphinx_thebe" not in sphinx["extensions"] and "myst_nb" in sphinx["extensions"]
+    assert (sphinx["nb_execution_mode"], sphinx["nb_execution_timeout"]) == ("force", 60)
+    assert sphinx["nb_execution_allow_errors"] is False and sphinx["nb_output_stderr"] == "warn"
