@@ -67,6 +67,13 @@ def _number(spec, field, x):
     return x
 
 
+def _interval(where, spec):
+    lo, hi = (_number(where, f, getattr(spec, f)) for f in ("lo", "hi"))
+    if not lo < hi:
+        raise ValueError(f"{where}: lo={lo!r} must be less than hi={hi!r}")
+    return lo, hi
+
+
 def _snap(where, value, stops, description, **tolerance):
     value = _number(where, "value", value)
     index = int(np.argmin([abs(s - value) for s in stops]))
@@ -106,9 +113,8 @@ class Range(_Spec):
 
     def __post_init__(self):
         where = self._where()
-        lo, hi, step = (_number(where, f, getattr(self, f)) for f in ("lo", "hi", "step"))
-        if not lo < hi:
-            raise ValueError(f"{where}: lo={lo!r} must be less than hi={hi!r}")
+        lo, hi = _interval(where, self)
+        step = _number(where, "step", self.step)
         if not step > 0:
             raise ValueError(f"{where}: step must be > 0, got step={step!r}")
         steps = (hi - lo) / step
@@ -139,11 +145,9 @@ class LogRange(_Spec):
 
     def __post_init__(self):
         where = self._where()
-        lo, hi = (_number(where, f, getattr(self, f)) for f in ("lo", "hi"))
+        lo, hi = _interval(where, self)
         if not 0 < lo:
             raise ValueError(f"{where}: lo must be > 0 on a log scale, got lo={lo!r}")
-        if not lo < hi:
-            raise ValueError(f"{where}: lo={lo!r} must be less than hi={hi!r}")
         if not _is_int(self.num) or self.num < 2:
             raise ValueError(f"{where}: num must be an integer >= 2, got num={self.num!r}")
         stops = [float(x) for x in np.geomspace(lo, hi, self.num)]
