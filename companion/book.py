@@ -10,7 +10,7 @@ Command line (the Makefile calls these)::
     python -m companion.book build [--smoke]    # fetch assets, generate config, run Jupyter Book
     python -m companion.book sync               # re-pair the notebooks after an edit
 
-Introduced in: A template chapter: the smooth maximum (how every chapter is built).
+Builds every chapter into the book; see README.md, "Writing a chapter".
 """
 
 from __future__ import annotations

@@ -4,8 +4,11 @@ Plot functions build figures with :func:`figure` instead of ``pyplot``: a ``Figu
 registered with pyplot is never shown twice by the inline backend and is freed with its last
 reference, which matters when a slider demo renders dozens of frames.
 
-Introduced in: A template chapter: the smooth maximum (every chapter's figures use it).
+Used by every chapter's figures (first in: Gillespie simulation).
 """
+
+import io
+import sys
 
 import matplotlib
 from matplotlib.figure import Figure
@@ -46,6 +49,24 @@ def figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: float 
     # Global, not an rc_context: lines, labels and math are styled when they are drawn, which
     # happens after this function returns.
     use()
+    _show_figures_in_ipython()
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(nrows, ncols, **kwargs)
     return fig, axes
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _show_figures_in_ipython() -> None:
+    """Let a bare ``Figure`` that ends a cell display as an image in IPython.
+
+    pyplot's inline backend registers this formatter only once pyplot is imported, so without it
+    a figure from :func:`figure` would print as ``<Figure size ...>``.
+    """
+    shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+    if shell is not None:
+        shell.display_formatter.formatters["image/png"].for_type(Figure, _png)

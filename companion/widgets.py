@@ -1,11 +1,11 @@
 """Slider demos: one call that is live in JupyterLab and a precomputed panel in the built book.
 
-Introduced in: A template chapter: the smooth maximum (every chapter's sliders use it).
+Used by every chapter's slider demos (first in: Gillespie simulation).
 
 A demo is a plain function that takes keyword parameters and returns a ``matplotlib`` ``Figure``
 built with :func:`companion.style.figure`. A notebook only wires it to sliders::
 
-    demo(plot_smooth_max, K=LogRange(0.1, 100, num=13, value=1.0), n=Range(2, 10, step=1, value=4))
+    demo(plot_birth_death, k=LogRange(1, 50, num=5), x0=Range(0, 40, step=20, value=0))
 
 Two modes, chosen by ``mode=`` or else by the environment variable ``COMPANION_WIDGETS``:
 
@@ -49,6 +49,8 @@ MAX_FRAMES = 48
 SMOKE_MAX_FRAMES = 8
 MAX_PANEL_BYTES = 3_000_000
 DPI = 80
+# A slider thinned to a single stop cannot move; it stays visible (showing the value) but inert.
+_DISABLED = ' disabled=""'
 
 
 def _fmt(x) -> str:
@@ -390,7 +392,7 @@ def _panel_html(name, params, frames, labels, start, total):
     controls = "".join(
         f'<label style="margin-right:1em">{html.escape(spec.label or key)} <input type="range" '
         f'min="0" max="{len(labels[a]) - 1}" step="1" value="{start[a]}" '
-        f'data-param="{html.escape(key)}"> <output>{html.escape(labels[a][start[a]])}</output>'
+        f'data-param="{html.escape(key)}"{_DISABLED * (len(labels[a]) == 1)}> <output>{html.escape(labels[a][start[a]])}</output>'
         f"</label>" for a, (key, spec) in enumerate(params.items()))
     n = len(frames)
     settings = f"{n} of {total} settings" if n < total else f"{n} setting{'s' * (n > 1)}"

@@ -45,6 +45,8 @@ def _text_outputs(nb):
     """What a reader would call "the numbers": printed text and plain-text results, per cell."""
     texts = []
     for cell in nb.cells:
+        if "timing" in cell.metadata.get("tags", []):  # wall-clock measurements differ by design
+            continue
         for out in cell.get("outputs", []):
             if out.output_type == "stream" and out.name == "stdout":
                 texts.append(out.text)
@@ -63,6 +65,9 @@ def test_chapter_runs_without_error_output(chapter):
             assert out.output_type != "error", f"{where}: {out.ename}: {out.evalue}"
             if out.output_type == "stream":
                 assert out.name != "stderr", f"{where} wrote to stderr:\n{out.text}"
+            data = out.get("data", {})
+            if data.get("text/plain", "").startswith("<Figure size"):
+                assert "image/png" in data, f"{where}: a figure printed as text, not shown as an image"
     assert any(cell.get("outputs") for cell in nb.cells), "the chapter produced no output at all"
 
 

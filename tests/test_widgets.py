@@ -194,6 +194,10 @@ def test_tight_cap_drops_ends_but_keeps_defaults_and_motion():
         assert kept[int(attrs["value"])] == spec.labels[spec.default_index]
     page = demo(line3, mode="static", max_frames=1, a=a, b=b, c=c).html
     assert parse(page)[1] == [["2"], ["1"], ["y"]]
+    # A slider left with one stop cannot move, so it is shown disabled; the others stay enabled.
+    assert all("disabled" in attrs for attrs in parse(page)[2])
+    page = demo(line3, mode="static", max_frames=3, a=a, b=b, c=c).html
+    assert sorted("disabled" in attrs for attrs in parse(page)[2]) == [False, True, True]
 
 
 def line3(a, b, c):
