@@ -1,8 +1,10 @@
 """Speed benchmarks, run by ``make bench``; each prints a ratio against a named baseline.
 
 A benchmark module is ``benchmarks/bench_<idea>.py`` with a ``cases()`` generator yielding
-``Case`` objects. Timings are the best of several repeats (the least disturbed by the machine),
-reported, never asserted: speed goals live here, not in the tests.
+``Case`` objects, and/or a ``report()`` function, called after its cases, that measures and
+prints its own table (for a measure that is not seconds against one baseline, such as events per
+second against several contenders). Timings are the best of several repeats (the least disturbed
+by the machine), reported, never asserted: speed goals live here, not in the tests.
 """
 
 import time

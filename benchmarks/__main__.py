@@ -19,11 +19,17 @@ def main(names: list[str]) -> None:
             raise SystemExit(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(modules)}")
         modules = names
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; best of repeats, seconds")
-    print(f"{'case':44s} {'ours':>10s} {'baseline':>10s}  ratio (baseline / ours)")
+    header = f"{'case':44s} {'ours':>10s} {'baseline':>10s}  ratio (baseline / ours)"
     for module in modules:
-        for case in importlib.import_module(f"benchmarks.{module}").cases():
+        bench = importlib.import_module(f"benchmarks.{module}")
+        for case in getattr(bench, "cases", lambda: ())():
             ours, base = best_time(case.ours, case.repeats), best_time(case.baseline, case.repeats)
+            if header:
+                print(header)
+                header = ""
             print(f"{case.name:44s} {ours:10.4f} {base:10.4f}  {base / ours:6.2f}x vs {case.baseline_name}")
+        if hasattr(bench, "report"):
+            bench.report()  # a measure that is not seconds-vs-baseline prints its own table
 
 
 if __name__ == "__main__":

@@ -579,3 +579,44 @@ def test_histograms_on_a_hand_made_path():
     values, probs = event_weighted_histogram(x)
     assert values.tolist() == [2, 5, 7] and probs.tolist() == [0.5, 0.25, 0.25]
     assert isinstance(trajectory(birth_death(), [0], n_events=3), Path)
+
+
+# ----------------------------------------------------------------- theory helpers and slider demos
+
+def test_two_stage_moments_agree_with_the_master_equation():
+    """Closed forms of the chapter, checked against the CME solved numerically, away from Su's
+    parameters so that no number is shared with the code under test."""
+    k_m, k_p, g_m, g_p = 6.0, 4.0, 2.0, 0.5
+    theory = G.two_stage_moments(k_m, k_p, g_m, g_p)
+    p = cme_stationary(gene_expression(k_m, k_p, g_m, g_p), max_counts=(30, 160))
+    m, n = np.meshgrid(np.arange(31), np.arange(161), indexing="ij")
+    mean = lambda f: float((f * p).sum())  # noqa: E731
+    a0 = k_m + (k_p + g_m) * m + g_p * n
+    assert theory["m_mean"] == pytest.approx(mean(m), rel=1e-8)
+    assert theory["m_var"] == pytest.approx(mean(m**2) - mean(m) ** 2, rel=1e-8)
+    assert theory["n_mean"] == pytest.approx(mean(n), rel=1e-8)
+    assert theory["n_var"] == pytest.approx(mean(n**2) - mean(n) ** 2, rel=1e-8)
+    assert theory["cov"] == pytest.approx(mean(m * n) - mean(m) * mean(n), rel=1e-8)
+    assert theory["n_mean_event"] == pytest.approx(mean(n * a0) / mean(a0), rel=1e-8)
+    assert theory["m_mean_event"] == pytest.approx(mean(m * a0) / mean(a0), rel=1e-8)
+
+
+def test_two_stage_moments_reject_bad_rates():
+    with pytest.raises(ValueError, match=r"gamma_p must be a finite rate > 0, got 0"):
+        G.two_stage_moments(20, 2.5, 1, 0)
+
+
+@pytest.mark.parametrize("x0, t", [(0, 0.7), (15, 0.3), (4, 5.0)])
+def test_birth_death_law_equals_the_transient_master_equation(x0, t):
+    law = G.birth_death_law(8.0, 1.5, x0, t, n_max=60)
+    exact = cme_transient(birth_death(8.0, 1.5), [x0], t, max_counts=(60,))
+    assert np.allclose(law, exact, atol=1e-9)
+
+
+def test_slider_demos_return_figures_and_check_their_choices():
+    from matplotlib.figure import Figure
+
+    assert isinstance(G.plot_birth_death(k=5.0, gamma=1.0, x0=3, t_max=2.0, n_traj=50), Figure)
+    assert isinstance(G.plot_gene_expression(weighting="event", n_events=3000), Figure)
+    with pytest.raises(ValueError, match=r"weighting must be 'time' or 'event', got 'dwell'"):
+        G.plot_gene_expression(weighting="dwell", n_events=100)
