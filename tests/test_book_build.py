@@ -63,6 +63,12 @@ def test_mathjax_and_widget_manager_are_served_locally(html_dir):
     assert page.count("<script") < 40
 
 
+def test_introduction_links_every_chapter(html_dir):
+    intro = (html_dir / PAGES[0]).read_text(encoding="utf-8")
+    for relative in CHAPTER_PAGES:
+        assert f'href="{Path(relative).name}"' in intro, f"the introduction does not link {relative}"
+
+
 def test_figures_render_as_images_not_as_their_repr(html_dir):
     for relative in CHAPTER_PAGES:
         page = (html_dir / relative).read_text(encoding="utf-8")
