@@ -347,8 +347,8 @@ fig
 # Lock-step batching loses where there is no batch: one long trajectory is a sequence of
 # dependent events, so it cannot be split across cores or tensor lanes, and every batched step
 # costs more than one scalar step. It also idles lanes whose trajectory has already stopped
-# while others still run. Below, the same birth–death ensemble with each engine and Su-style
-# loop; `make bench` runs the full comparison, including GillesPy2's C++ solver.
+# while others still run. Below, the same birth–death ensemble with each engine, and a Su-style
+# loop on one trajectory; `make bench` runs the full comparison, including GillesPy2's C++ solver.
 
 # %% tags=["timing"]
 bd = gil.ReactionNetwork(["0 -> X", "X -> 0"], rates=[100.0, 1.0])
