@@ -1,0 +1,361 @@
+"""Capsules as clustering: squash, soft K-Means, dynamic routing, a capsule layer, the margin loss.
+
+Introduced in: Capsules as K-Means (kexue.fm/archives/5112, with 4819 and 5155).
+
+Su's reading of capsule networks: an upper-layer capsule is a *cluster centre* of the lower-layer
+capsules of one sample, and dynamic routing is a few steps of a smoothed K-Means. With the
+normalised inner product as dissimilarity a centre is the *sum* of its members, so its length
+grows with its support, and the squash maps that length into [0, 1).
+
+Shapes follow the article: a batch of ``B`` samples, ``n_in`` lower capsules and ``n_out`` upper
+capsules per sample, capsule vectors of ``d`` dimensions. Nothing here loops over capsules in
+Python; routing is a handful of batched matrix products per iteration.
+"""
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from companion.style import COLORS, figure
+
+METRICS = ("euclidean", "normalized_dot")
+VARIANTS = ("sabour", "su")
+REDUCTIONS = ("none", "mean", "sum")
+
+
+# ----------------------------------------------------------------------------------------------
+# checks shared by the kernels
+
+
+def _tensor(x, name: str, rank: int | Sequence[int], what: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {what}, got {type(x).__name__}")
+    ranks = (rank,) if isinstance(rank, int) else tuple(rank)
+    if x.dim() not in ranks:
+        raise ValueError(f"{name} must have shape {what}, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _positive_number(value, name: str, allow_inf: bool = False) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number > 0, got {value!r}") from None
+    if not x > 0 or math.isnan(x) or (math.isinf(x) and not allow_inf):
+        accepted = "a number > 0 (math.inf allowed)" if allow_inf else "a finite number > 0"
+        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+    return x
+
+
+def _choice(value, name: str, options: Sequence[str]) -> str:
+    if value not in options:
+        raise ValueError(f"unknown {name} {value!r}; known: {', '.join(map(repr, options))}")
+    return value
+
+
+# ----------------------------------------------------------------------------------------------
+# squash
+
+
+def squash(s: torch.Tensor, dim: int = -1, c: float = 1.0, eps: float = 1e-12) -> torch.Tensor:
+    r"""Shrink a vector's length into [0, 1) and keep its direction.
+
+    .. math:: \operatorname{squash}_c(s) = \frac{\|s\|^2}{c + \|s\|^2}\,\frac{s}{\|s\|}
+
+    Sabour et al. use ``c = 1``; Su found ``c = 0.5`` works better in his experiments (a vector of
+    length 1 then maps to 2/3 instead of 1/2).
+
+    Args:
+        s: capsule vectors, any shape; ``dim`` is the vector dimension.
+        dim: the dimension that holds the vector components.
+        c: positive constant; larger ``c`` squashes short vectors more.
+        eps: keeps the gradient at ``s = 0`` finite (``squash(0) == 0`` exactly).
+
+    Returns:
+        A tensor of the same shape, dtype and device as ``s``.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    if not isinstance(s, torch.Tensor) or not s.is_floating_point():
+        raise TypeError(f"s must be a floating-point torch.Tensor, got {getattr(s, 'dtype', type(s).__name__)}")
+    c = _positive_number(c, "c")
+    n2 = s.pow(2).sum(dim, keepdim=True)
+    # ‖s‖/(c + ‖s‖²) times s: written without dividing by ‖s‖ so that s = 0 maps to 0, gradient finite.
+    return s * (torch.sqrt(n2 + eps) / (c + n2))
+
+
+# ----------------------------------------------------------------------------------------------
+# soft K-Means
+
+
+def _memberships(logits: torch.Tensor, K: float) -> torch.Tensor:
+    if math.isinf(K):  # Lloyd's hard assignment: the K → ∞ limit of the softmax
+        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
+    return torch.softmax(K * logits, dim=-1)
+
+
+def soft_kmeans(x: torch.Tensor, centers: torch.Tensor, K: float = 1.0, iters: int = 10,
+                metric: str = "euclidean") -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Smoothed K-Means: alternate soft memberships and the centres they imply.
+
+    With a dissimilarity :math:`d`, memberships are a softmax over centres with sharpness ``K``,
+
+    .. math:: c_{ij} = \operatorname{softmax}_j\big(-K\, d(x_i, v_j)\big),
+
+    and each centre solves :math:`\sum_i c_{ij}\,\partial_{v_j} d(x_i, v_j) = 0` with ``c`` frozen:
+
+    * ``"euclidean"``, :math:`d = \|x - v\|^2`: :math:`v_j = \sum_i c_{ij} x_i / \sum_i c_{ij}`,
+      the weighted mean. ``K = math.inf`` (one-hot memberships) is exactly Lloyd's algorithm.
+    * ``"normalized_dot"``, :math:`d = -\langle x, v/\|v\|\rangle`: the condition fixes only the
+      direction of :math:`v_j`; Su takes :math:`v_j = \sum_i c_{ij} x_i`, the weighted *sum*, whose
+      length grows with the cluster's membership.
+
+    Args:
+        x: points, shape ``[..., n, d]`` (leading batch dimensions are clustered independently).
+        centers: initial centres, shape ``[..., k, d]``.
+        K: sharpness, > 0; ``math.inf`` gives hard (Lloyd) assignments.
+        iters: number of (membership, centre) updates, >= 1.
+        metric: ``"euclidean"`` or ``"normalized_dot"``.
+
+    Returns:
+        ``(centers, c)``: the centres after ``iters`` updates, shape ``[..., k, d]``, and the
+        memberships that produced them, shape ``[..., n, k]`` (rows sum to 1). A centre with no
+        weight at all (possible only for hard assignments) keeps its previous position.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    x = _tensor(x, "x", range(2, 9), "[..., n, d]")
+    v = _tensor(centers, "centers", range(2, 9), "[..., k, d]")
+    if x.shape[-1] != v.shape[-1]:
+        raise ValueError(f"x and centers must have the same vector size d, got x {tuple(x.shape)} "
+                         f"and centers {tuple(v.shape)}")
+    K = _positive_number(K, "K", allow_inf=True)
+    iters = _positive_int(iters, "iters")
+    metric = _choice(metric, "metric", METRICS)
+    c = None
+    for _ in range(iters):
+        if metric == "euclidean":
+            # −‖x − v‖² up to the per-row constant ‖x‖², which the softmax ignores
+            logits = 2 * x @ v.transpose(-1, -2) - v.pow(2).sum(-1).unsqueeze(-2)
+            c = _memberships(logits, K)
+            weight = c.sum(-2).unsqueeze(-1)
+            mean = (c.transpose(-1, -2) @ x) / weight.clamp_min(torch.finfo(x.dtype).tiny)
+            v = torch.where(weight > 0, mean, v)
+        else:
+            c = _memberships(x @ F.normalize(v, dim=-1).transpose(-1, -2), K)
+            v = c.transpose(-1, -2) @ x
+    return v, c
+
+
+# ----------------------------------------------------------------------------------------------
+# dynamic routing
+
+
+def dynamic_routing(u_hat: torch.Tensor, iters: int = 3, variant: str = "su", K: float = 1.0,
+                    squash_c: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Route prediction vectors to output capsules: a few steps of clustering per sample.
+
+    ``u_hat[b, i, j]`` is lower capsule *i*'s prediction for upper capsule *j*. Logits start at 0,
+    so the first couplings are uniform, :math:`c_{ij} = 1/n_{out}`. Each iteration sets
+    :math:`c_{ij} = \operatorname{softmax}_j(b_{ij})` and :math:`s_j = \sum_i c_{ij}\hat u_{j|i}`;
+    the variants differ in what they do with :math:`s_j`:
+
+    * ``"sabour"`` (Sabour, Frosst and Hinton 2017): :math:`v_j = \operatorname{squash}(s_j)` in
+      every iteration and the logits *accumulate*, :math:`b_{ij} \mathrel{+}= K\langle\hat u_{j|i},
+      v_j\rangle`. After r steps the logits are about r times an agreement, so many iterations
+      drive the couplings to one-hot.
+    * ``"su"`` (kexue.fm/archives/5112): inside the loop :math:`s_j` is only L2-normalised and the
+      logits are *replaced*, :math:`b_{ij} = K\langle\hat u_{j|i}, s_j/\|s_j\|\rangle`: soft
+      K-Means with the normalised inner product, which settles at a fixed point. The squash is
+      applied once, at the end.
+
+    Args:
+        u_hat: predictions, shape ``[B, n_in, n_out, d]``, float.
+        iters: routing iterations, >= 1 (``iters = 1`` is uniform couplings).
+        variant: ``"su"`` or ``"sabour"``.
+        K: sharpness of the couplings, > 0. It can always be absorbed into ``u_hat``'s scale,
+            which is why a learned transformation makes ``K = 1`` lose nothing.
+        squash_c: the constant of the final :func:`squash` (Su's code uses 0.5).
+
+    Returns:
+        ``(v, c)``: output capsules ``[B, n_out, d]`` and the couplings of the last iteration
+        ``[B, n_in, n_out]`` (each row a distribution over output capsules).
+
+    Memory is linear in ``B``: the iterations keep only ``[B, n_in, n_out]`` couplings besides
+    one transposed copy of ``u_hat``.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    u_hat = _tensor(u_hat, "u_hat", 4, "[B, n_in, n_out, d]")
+    iters = _positive_int(iters, "iters")
+    variant = _choice(variant, "variant", VARIANTS)
+    K = _positive_number(K, "K")
+    squash_c = _positive_number(squash_c, "squash_c")
+    # [B, n_out, n_in, d]: each (sample, output capsule) pair becomes one matrix, so the weighted
+    # sum over inputs and the agreements are batched matrix-vector products, with no [B, n_in,
+    # n_out, d] temporaries per iteration.
+    u = u_hat.transpose(1, 2).contiguous()
+    B, n_out, n_in, d = u.shape
+    logits = u.new_zeros(B, n_out, n_in)
+    for r in range(iters):
+        c = torch.softmax(logits, dim=1)                       # over output capsules
+        s = (c.unsqueeze(2) @ u).squeeze(2)                    # [B, n_out, d]
+        if r == iters - 1:
+            break
+        if variant == "sabour":
+            v = squash(s, c=squash_c)
+            logits = logits + K * (u @ v.unsqueeze(-1)).squeeze(-1)
+        else:
+            v = F.normalize(s, dim=-1)
+            logits = K * (u @ v.unsqueeze(-1)).squeeze(-1)
+    return squash(s, c=squash_c), c.transpose(1, 2)
+
+
+def dynamic_routing_reference(u_hat: torch.Tensor, iters: int = 3, variant: str = "su",
+                              K: float = 1.0, squash_c: float = 1.0):
+    """The same routing written the obvious way, with broadcasting over ``[B, n_in, n_out, d]``.
+
+    Kept as the readable definition and as the baseline of the routing benchmark; prefer
+    :func:`dynamic_routing`, which gives the same result with batched matrix products.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    b = torch.zeros(u_hat.shape[:3], dtype=u_hat.dtype, device=u_hat.device)
+    for r in range(iters):
+        c = torch.softmax(b, dim=2)
+        s = (c.unsqueeze(-1) * u_hat).sum(1)
+        if r == iters - 1:
+            break
+        v = squash(s, c=squash_c) if variant == "sabour" else F.normalize(s, dim=-1)
+        agreement = (u_hat * v.unsqueeze(1)).sum(-1)
+        b = b + K * agreement if variant == "sabour" else K * agreement
+    return squash(s, c=squash_c), c
+
+
+# ----------------------------------------------------------------------------------------------
+# the layer and the loss
+
+
+class CapsuleLayer(nn.Module):
+    r"""Lower capsules in, upper capsules out: a learned transformation, then dynamic routing.
+
+    Predictions are :math:`\hat u_{j|i} = W_j u_i` with one matrix per output capsule shared by all
+    inputs (``share_weights=True``, Su's default: ``n_in`` may vary, e.g. with the image size, and
+    the output does not depend on the inputs' order), or :math:`W_{ji} u_i` with one matrix per
+    (input, output) pair (``share_weights=False``, needs ``n_in``; Sabour et al.'s choice).
+
+    Args:
+        n_in: number of input capsules; required only when ``share_weights=False``.
+        d_in: input capsule size.
+        n_out: number of output capsules.
+        d_out: output capsule size.
+        routings: routing iterations (see :func:`dynamic_routing`).
+        share_weights: one matrix per output capsule (True) or per (input, output) pair.
+        variant: ``"su"`` or ``"sabour"``.
+        squash_c: the constant of the final squash.
+
+    Shapes: input ``[B, n_in, d_in]``, output ``[B, n_out, d_out]``; the output lengths, in
+    [0, 1), act as class scores. The couplings of the last call are kept in ``self.couplings``.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+
+    def __init__(self, n_in: int | None, d_in: int, n_out: int, d_out: int, routings: int = 3,
+                 share_weights: bool = True, variant: str = "su", squash_c: float = 0.5):
+        super().__init__()
+        self.d_in = _positive_int(d_in, "d_in")
+        self.n_out = _positive_int(n_out, "n_out")
+        self.d_out = _positive_int(d_out, "d_out")
+        self.routings = _positive_int(routings, "routings")
+        self.variant = _choice(variant, "variant", VARIANTS)
+        self.squash_c = _positive_number(squash_c, "squash_c")
+        self.share_weights = bool(share_weights)
+        if self.share_weights:
+            self.n_in = None if n_in is None else _positive_int(n_in, "n_in")
+            shape = (self.d_in, self.n_out * self.d_out)
+        else:
+            if n_in is None:
+                raise ValueError("n_in must be an integer >= 1 when share_weights=False, got None")
+            self.n_in = _positive_int(n_in, "n_in")
+            shape = (self.n_in, self.d_in, self.n_out * self.d_out)
+        # Glorot-uniform, as in Keras, over the (d_in, n_out·d_out) fan of each matrix
+        bound = math.sqrt(6.0 / (self.d_in + self.n_out * self.d_out))
+        self.weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+        self.couplings = None
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        u = _tensor(u, "u", 3, f"[B, n_in, d_in={self.d_in}]")
+        if u.shape[-1] != self.d_in or (self.n_in is not None and u.shape[1] != self.n_in):
+            n_in = "n_in" if self.n_in is None else f"n_in={self.n_in}"
+            raise ValueError(f"u must have shape [B, {n_in}, d_in={self.d_in}], got {tuple(u.shape)}")
+        if self.share_weights:
+            u_hat = u @ self.weight
+        else:
+            u_hat = torch.einsum("bid,ide->bie", u, self.weight)
+        u_hat = u_hat.view(u.shape[0], u.shape[1], self.n_out, self.d_out)
+        v, self.couplings = dynamic_routing(u_hat, self.routings, self.variant, squash_c=self.squash_c)
+        return v
+
+    def extra_repr(self) -> str:
+        return (f"n_in={self.n_in}, d_in={self.d_in}, n_out={self.n_out}, d_out={self.d_out}, "
+                f"routings={self.routings}, share_weights={self.share_weights}, "
+                f"variant={self.variant!r}, squash_c={self.squash_c}")
+
+
+def margin_loss(lengths: torch.Tensor, targets: torch.Tensor, m_pos: float = 0.9,
+                m_neg: float = 0.1, lam: float = 0.5, reduction: str = "mean") -> torch.Tensor:
+    r"""The capsule margin loss: each class is its own binary problem on a length in [0, 1].
+
+    .. math:: L = \sum_j T_j \max(0, m^+ - \ell_j)^2 + \lambda (1 - T_j) \max(0, \ell_j - m^-)^2
+
+    Sabour et al. use :math:`\lambda = 0.5`; Su's two-digit experiment uses 0.25.
+
+    Args:
+        lengths: scores in [0, 1] (capsule lengths or sigmoid outputs), shape ``[B, n_classes]``.
+        targets: multi-hot labels in {0, 1} of the same shape, or class indices of shape ``[B]``.
+        m_pos, m_neg: margins, ``0 <= m_neg < m_pos <= 1``.
+        lam: weight of the absent classes, >= 0.
+        reduction: ``"none"`` (per sample, shape ``[B]``), ``"mean"`` or ``"sum"`` over the batch.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    lengths = _tensor(lengths, "lengths", 2, "[B, n_classes]")
+    if not isinstance(targets, torch.Tensor):
+        raise TypeError(f"targets must be a torch.Tensor, got {type(targets).__name__}")
+    n_classes = lengths.shape[1]
+    if targets.dim() == 1 and not targets.is_floating_point():
+        if targets.shape[0] != lengths.shape[0]:
+            raise ValueError(f"targets of shape {tuple(targets.shape)} must have one class index per "
+                             f"row of lengths {tuple(lengths.shape)}")
+        if targets.numel() and (targets.min() < 0 or targets.max() >= n_classes):
+            raise ValueError(f"class indices in targets must lie in [0, {n_classes}), got values "
+                             f"from {targets.min().item()} to {targets.max().item()}")
+        targets = F.one_hot(targets, n_classes)
+    elif targets.shape != lengths.shape:
+        raise ValueError(f"targets must have the shape of lengths {tuple(lengths.shape)} (multi-hot) "
+                         f"or be class indices of shape [{lengths.shape[0]}], got {tuple(targets.shape)}")
+    elif not bool(((targets == 0) | (targets == 1)).all()):
+        raise ValueError("multi-hot targets must hold only 0 and 1")
+    if not 0 <= m_neg < m_pos <= 1:
+        raise ValueError(f"margins must satisfy 0 <= m_neg < m_pos <= 1, got m_neg={m_neg}, m_pos={m_pos}")
+    if not lam >= 0:
+        raise ValueError(f"lam must be >= 0, got {lam!r}")
+    reduction = _choice(reduction, "reduction", REDUCTIONS)
+    t = targets.to(lengths.dtype)
+    per_sample = (t * F.relu(m_pos - lengths).pow(2)
+                  + lam * (1 - t) * F.relu(lengths - m_neg).pow(2)).sum(1)
+    if reduction == "none":
+        return per_sample
+    return per_sample.mean() if reduction == "mean" else per_sample.sum()
