@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib.colors import to_rgba
 from torch import nn
 
 from companion.style import COLORS, figure
@@ -359,3 +360,340 @@ def margin_loss(lengths: torch.Tensor, targets: torch.Tensor, m_pos: float = 0.9
     if reduction == "none":
         return per_sample
     return per_sample.mean() if reduction == "mean" else per_sample.sum()
+
+
+# ----------------------------------------------------------------------------------------------
+# toy data and traces for the chapter's figures
+
+
+def _generator(seed) -> torch.Generator:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+    return torch.Generator().manual_seed(int(seed))
+
+
+def blobs(sizes: Sequence[int] = (60, 60, 60, 60), radius: float = 3.0, spread: float = 0.6,
+          seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """2-D Gaussian clusters whose centres sit on a circle, as ``(points [n, 2], labels [n])``.
+
+    Centres on a circle around the origin differ in *direction*, so both the Euclidean and the
+    normalised-inner-product clustering can separate them.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    sizes = [_positive_int(s, "sizes[...]") for s in sizes]
+    g = _generator(seed)
+    angles = torch.arange(len(sizes), dtype=torch.float64) * (2 * math.pi / len(sizes)) + 0.3
+    means = radius * torch.stack([angles.cos(), angles.sin()], 1)
+    points = torch.cat([means[j] + spread * torch.randn(n, 2, generator=g, dtype=torch.float64)
+                        for j, n in enumerate(sizes)])
+    labels = torch.cat([torch.full((n,), j) for j, n in enumerate(sizes)])
+    return points, labels
+
+
+def routing_toy(n_in: int = 24, n_out: int = 4, d: int = 8, noise: float = 0.5,
+                length: float = 3.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Synthetic predictions ``u_hat [1, n_in, n_out, d]`` in which groups of inputs agree.
+
+    Input capsule ``i`` has a true parent ``i % n_out``; its prediction for that parent is the
+    parent's direction plus noise, its predictions for the other parents point in random directions.
+    Every prediction has length ``length``, so only agreement can tell the parents apart (the
+    length plays the role of the sharpness K, which a learned transformation sets).
+    Returns ``(u_hat, parents [n_in])``.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    n_in, n_out, d = (_positive_int(n_in, "n_in"), _positive_int(n_out, "n_out"), _positive_int(d, "d"))
+    g = _generator(seed)
+    parents = torch.arange(n_in) % n_out
+    directions = F.normalize(torch.randn(n_out, d, generator=g, dtype=torch.float64), dim=-1)
+    u_hat = F.normalize(torch.randn(n_in, n_out, d, generator=g, dtype=torch.float64), dim=-1)
+    agreeing = F.normalize(directions[parents] + noise / math.sqrt(d)
+                           * torch.randn(n_in, d, generator=g, dtype=torch.float64), dim=-1)
+    u_hat[torch.arange(n_in), parents] = agreeing
+    return _positive_number(length, "length") * u_hat.unsqueeze(0), parents
+
+
+def routing_trace(u_hat: torch.Tensor, max_iters: int, variant: str = "su", K: float = 1.0,
+                  squash_c: float = 1.0) -> dict[str, torch.Tensor]:
+    """Run routing for 1..``max_iters`` iterations and record how the couplings evolve.
+
+    Returns a dict of tensors indexed by iteration count ``r = 1..max_iters``: ``"couplings"``
+    ``[max_iters, B, n_in, n_out]``, ``"entropy"`` (mean row entropy of the couplings, in nats;
+    ``log n_out`` is uniform, 0 is one-hot), ``"max_coupling"`` (mean of each row's largest
+    coupling) and ``"step"`` (largest ‖v^(r) − v^(r−1)‖ over the batch and the output capsules;
+    ``step[0]`` is NaN, there is no previous iterate).
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    max_iters = _positive_int(max_iters, "max_iters")
+    vs, cs = zip(*(dynamic_routing(u_hat, r, variant, K, squash_c) for r in range(1, max_iters + 1)))
+    v, c = torch.stack(vs), torch.stack(cs)
+    entropy = -(c * c.clamp_min(1e-300).log()).sum(-1).mean((1, 2))
+    step = torch.full((max_iters,), float("nan"), dtype=v.dtype)
+    step[1:] = (v[1:] - v[:-1]).norm(dim=-1).flatten(1).amax(1)
+    return {"couplings": c, "entropy": entropy, "max_coupling": c.amax(-1).mean((1, 2)), "step": step}
+
+
+# ----------------------------------------------------------------------------------------------
+# slider demos: plain functions returning figures
+
+
+def plot_squash(c: float = 1.0, max_norm: float = 5.0):
+    """‖squash_c(s)‖ against ‖s‖, with the curves for c = 1 and c = 0.5 for reference.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    c = _positive_number(c, "c")
+    r = torch.linspace(0, _positive_number(max_norm, "max_norm"), 400, dtype=torch.float64)
+    s = torch.stack([r, torch.zeros_like(r)], 1)
+    fig, ax = figure(width=5.6, height=3.4)
+    for ref, style in ((1.0, ":"), (0.5, "--")):
+        ax.plot(r, squash(s, c=ref).norm(dim=-1), style, color="gray", lw=1.2, label=f"$c = {ref:g}$")
+    ax.plot(r, squash(s, c=c).norm(dim=-1), color=COLORS[0], label=f"$c = {c:.3g}$ (chosen)")
+    ax.axhline(1, color="black", lw=0.8)
+    half = math.sqrt(c)  # ‖squash‖ = 1/2 exactly when ‖s‖² = c
+    ax.plot([half], [0.5], "o", color=COLORS[1], label=rf"$\|s\| = \sqrt{{c}}$ gives $1/2$")
+    ax.set(xlabel=r"$\|s\|$", ylabel=r"$\|\mathrm{squash}_c(s)\|$", ylim=(0, 1.05),
+           title="The squash bounds a capsule's length below 1")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plot_soft_kmeans(K: float = 1.0, iters: int = 5, k: int = 3, metric: str = "euclidean",
+                     seed: int = 0):
+    """Soft K-Means on four 2-D clusters: memberships, centre paths and Lloyd's answer.
+
+    Points are coloured by their most likely centre, with opacity equal to that membership;
+    lines trace each centre over the iterations from the same initial points (``k`` points of
+    the data drawn with ``seed``); black crosses mark Lloyd's algorithm (hard assignments, 50
+    iterations) from the same start. For the normalised inner product a centre is a *sum*, so it
+    is drawn at its members' mean, which has the same direction, with its length beside it.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    metric = _choice(metric, "metric", METRICS)
+    k, iters = _positive_int(k, "k"), _positive_int(iters, "iters")
+    x, _ = blobs(seed=seed)
+    start = x[torch.randperm(len(x), generator=_generator(seed + 1))[:k]]
+
+    def shown(centres, memberships):  # where to draw a centre: itself, or its members' mean
+        if metric == "euclidean":
+            return centres
+        return centres / memberships.sum(0).clamp_min(1e-12).unsqueeze(-1)
+
+    runs = [soft_kmeans(x, start, K, r, metric) for r in range(1, iters + 1)]
+    track = torch.stack([start] + [shown(v, c) for v, c in runs])        # [iters + 1, k, 2]
+    v, c = runs[-1]
+    lloyd = shown(*soft_kmeans(x, start, math.inf, 50, metric))
+
+    fig, ax = figure(width=5.6, height=5.0)
+    rgba = np.array([to_rgba(COLORS[j % len(COLORS)]) for j in c.argmax(1).tolist()])
+    rgba[:, 3] = c.amax(1).numpy()
+    ax.scatter(x[:, 0], x[:, 1], s=14, c=rgba, edgecolors="none")
+    for j in range(k):
+        color = COLORS[j % len(COLORS)]
+        ax.plot(track[:, j, 0], track[:, j, 1], "-", color=color, lw=1.2)
+        ax.plot(*track[-1, j], "o", color=color, mec="black", ms=9)
+        if metric != "euclidean":
+            ax.annotate(rf"$\|v\|={v[j].norm():.0f}$", track[-1, j].tolist(), xytext=(6, 6),
+                        textcoords="offset points", fontsize=8)
+    ax.plot(lloyd[:, 0], lloyd[:, 1], "x", color="black", ms=10, mew=2, label="Lloyd ($K=\\infty$)")
+    name = "Euclidean" if metric == "euclidean" else "normalised inner product"
+    ax.set(title=f"{name}, $K$ = {K:.3g}, {iters} iteration(s)", aspect="equal", xlabel="$x_1$",
+           ylabel="$x_2$")
+    ax.legend(loc="upper right")
+    return fig
+
+
+def plot_more_members(sizes: Sequence[int] = (15, 45, 120), K: float = 2.0, iters: int = 20,
+                      seed: int = 0):
+    """"More members, more power": centre length against cluster size under both metrics.
+
+    Three clusters of different sizes are clustered from their true means. Euclidean centres are
+    means, so their lengths stay near the clusters' common radius; normalised-inner-product
+    centres are sums, so their lengths grow with membership, and after the squash the biggest
+    cluster is the most salient.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    x, labels = blobs(sizes, seed=seed)
+    start = torch.stack([x[labels == j].mean(0) for j in range(len(sizes))])
+    euclid, _ = soft_kmeans(x, start, K, iters, "euclidean")
+    dot, _ = soft_kmeans(x, start, K, iters, "normalized_dot")
+    fig, axes = figure(1, 2, width=8.4, height=3.2)
+    at = np.arange(len(sizes))
+    for ax, centres, title in ((axes[0], euclid, "Euclidean: centre = mean"),
+                               (axes[1], dot, "normalised dot: centre = sum")):
+        ax.bar(at, centres.norm(dim=-1), color=[COLORS[j % len(COLORS)] for j in range(len(sizes))])
+        ax.set(xticks=at, xticklabels=[f"{n} points" for n in sizes], ylabel=r"$\|v_j\|$", title=title)
+    lengths = squash(dot / dot.norm(dim=-1).max(), c=0.05).norm(dim=-1)
+    for j, value in enumerate(lengths.tolist()):
+        axes[1].annotate(f"squash: {value:.2f}", (j, dot[j].norm().item()), ha="center",
+                         xytext=(0, 3), textcoords="offset points", fontsize=8)
+    return fig
+
+
+def plot_routing(iters: int = 3, noise: float = 0.5, seed: int = 0, max_iters: int = 30):
+    """Routing as iterated clustering: Sabour's accumulated logits against Su's replaced ones.
+
+    Top: the couplings ``c[i, j]`` of :func:`routing_toy`'s inputs (rows, sorted by true parent)
+    after ``iters`` iterations, for both variants. Bottom: mean row entropy and the step
+    ‖v^(r) − v^(r−1)‖ against the iteration count r, with the chosen ``iters`` marked.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    iters, max_iters = _positive_int(iters, "iters"), _positive_int(max_iters, "max_iters")
+    if iters > max_iters:
+        raise ValueError(f"iters must be <= max_iters={max_iters}, got {iters}")
+    u_hat, parents = routing_toy(noise=noise, seed=seed)
+    order = torch.argsort(parents, stable=True)
+    traces = {variant: routing_trace(u_hat, max_iters, variant) for variant in VARIANTS}
+    fig = figure(width=8.4, height=6.0)[0]
+    fig.clear()
+    grid = fig.add_gridspec(2, 2, height_ratios=[1.3, 1])
+    n_out = u_hat.shape[2]
+    for col, variant in enumerate(VARIANTS):
+        ax = fig.add_subplot(grid[0, col])
+        image = ax.imshow(traces[variant]["couplings"][iters - 1, 0][order].T, vmin=0, vmax=1,
+                          cmap="viridis", aspect="auto", interpolation="nearest")
+        name = "Sabour: logits accumulate" if variant == "sabour" else "Su: logits replaced"
+        ax.set(title=f"{name}, r = {iters}", xlabel="input capsule i (by true parent)",
+               ylabel="output j", yticks=range(n_out))
+        ax.grid(False)
+    fig.colorbar(image, ax=fig.axes, shrink=0.8, label=r"coupling $c_{ij}$")
+    r = np.arange(1, max_iters + 1)
+    ax_h, ax_s = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
+    for color, variant in zip(COLORS, VARIANTS):
+        ax_h.plot(r, traces[variant]["entropy"], color=color, label=variant)
+        ax_s.semilogy(r[1:], traces[variant]["step"][1:].clamp_min(1e-17), color=color, label=variant)
+    ax_h.axhline(math.log(n_out), color="gray", ls=":", lw=1)
+    ax_h.set(xlabel="iterations r", ylabel="mean row entropy (nats)", ylim=(0, None))
+    ax_s.set(xlabel="iterations r", ylabel=r"$\max\|v^{(r)}-v^{(r-1)}\|$")
+    for ax in (ax_h, ax_s):
+        ax.axvline(iters, color="black", lw=0.8)
+        ax.legend()
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# Su's two-digit experiment: train on single digits, test on two digits side by side
+
+
+def two_digit_images(images: torch.Tensor, labels: torch.Tensor,
+                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Put each image beside a randomly chosen partner with a *different* label.
+
+    Args:
+        images: ``[N, H, W]``; labels: ``[N]`` integer classes.
+        seed: chooses the partners (one random permutation; pairs with equal labels are dropped,
+            as in Su's test).
+
+    Returns:
+        ``(pairs [M, H, 2W], pair_labels [M, 2])`` with ``M <= N`` and the two labels different.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    images = _tensor(images, "images", 3, "[N, H, W]")
+    if not isinstance(labels, torch.Tensor) or labels.shape != images.shape[:1]:
+        raise ValueError(f"labels must be a tensor of shape [{images.shape[0]}], got "
+                         f"{getattr(labels, 'shape', type(labels).__name__)}")
+    partner = torch.randperm(len(images), generator=_generator(seed))
+    keep = labels != labels[partner]
+    pairs = torch.cat([images[keep], images[partner[keep]]], dim=2)
+    return pairs, torch.stack([labels[keep], labels[partner[keep]]], 1)
+
+
+class DigitNet(nn.Module):
+    """A small CNN trunk with one of two heads that score each class independently in [0, 1].
+
+    The trunk (two 3×3 convolutions, 2×2 average pooling, two more 3×3 convolutions, all with
+    ReLU and "same" padding) mirrors Su's, scaled to 8×8 digits. Heads:
+
+    * ``"pool"``: global average pooling, a hidden layer and a sigmoid per class: the usual CNN.
+    * ``"capsule"``: every position of the last feature map is a capsule of ``width·2``
+      dimensions, routed by a shared-weight :class:`CapsuleLayer` to one 16-D capsule per class;
+      the score is the capsule's length. Shared weights let the head take any image width.
+
+    Input ``[B, H, W]`` (any ``H``, ``W`` divisible by 2), output ``[B, n_classes]``.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+
+    def __init__(self, head: str = "capsule", width: int = 32, n_classes: int = 10,
+                 routings: int = 3, variant: str = "su"):
+        super().__init__()
+        self.head = _choice(head, "head", ("pool", "capsule"))
+        w = _positive_int(width, "width")
+        self.trunk = nn.Sequential(
+            nn.Conv2d(1, w, 3, padding=1), nn.ReLU(), nn.Conv2d(w, w, 3, padding=1), nn.ReLU(),
+            nn.AvgPool2d(2),
+            nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.ReLU())
+        if self.head == "pool":
+            self.classifier = nn.Sequential(nn.Linear(2 * w, 128), nn.ReLU(), nn.Linear(128, n_classes))
+        else:
+            self.capsules = CapsuleLayer(None, 2 * w, n_classes, 16, routings, True, variant, 0.5)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.trunk(_tensor(images, "images", 3, "[B, H, W]").unsqueeze(1))
+        if self.head == "pool":
+            return torch.sigmoid(self.classifier(features.mean((2, 3))))
+        u = features.flatten(2).transpose(1, 2)                  # [B, positions, channels]
+        return self.capsules(u).norm(dim=-1)
+
+
+def train_digit_net(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int = 30,
+                    batch_size: int = 64, lr: float = 2e-3, lam: float = 0.25, seed: int = 0,
+                    progress: bool = True) -> list[float]:
+    """Train ``model`` on single digits as ten independent binary problems (Su's margin loss).
+
+    Adam, mini-batches drawn with ``seed``; ``lam`` is the margin loss's weight of absent classes
+    (0.25 in Su's experiment). Returns the mean training loss of each epoch.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    from tqdm.auto import trange
+
+    epochs, batch_size = _positive_int(epochs, "epochs"), _positive_int(batch_size, "batch_size")
+    g = _generator(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    history = []
+    model.train()
+    for _ in trange(epochs, desc=f"training ({getattr(model, 'head', 'model')})", disable=not progress,
+                    leave=False):
+        order, total = torch.randperm(len(images), generator=g), 0.0
+        for batch in order.split(batch_size):
+            loss = margin_loss(model(images[batch]), labels[batch], lam=lam)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(batch)
+        history.append(total / len(images))
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Scores ``[N, n_classes]`` of ``model`` in evaluation mode, in batches."""
+    model.eval()
+    return torch.cat([model(chunk) for chunk in images.split(batch_size)])
+
+
+def pair_accuracy(scores: torch.Tensor, pair_labels: torch.Tensor, threshold: float = 0.5) -> dict:
+    """Su's two accuracies on two-digit images.
+
+    ``"top2"``: the two highest scores are exactly the pair's two classes. ``"top2_confident"``:
+    in addition, both of those scores exceed ``threshold``. Shapes: ``scores [M, n_classes]``,
+    ``pair_labels [M, 2]``.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    scores = _tensor(scores, "scores", 2, "[M, n_classes]")
+    if not isinstance(pair_labels, torch.Tensor) or pair_labels.shape != (scores.shape[0], 2):
+        raise ValueError(f"pair_labels must have shape [{scores.shape[0]}, 2], got "
+                         f"{getattr(pair_labels, 'shape', type(pair_labels).__name__)}")
+    top, index = scores.topk(2, dim=1)
+    hit = (index.sort(1).values == pair_labels.sort(1).values).all(1)
+    confident = hit & (top > threshold).all(1)
+    return {"top2": hit.double().mean().item(), "top2_confident": confident.double().mean().item()}

@@ -1,0 +1,91 @@
+"""Small image data sets for the chapters, read from disk only: nothing here downloads.
+
+* :func:`load_digits`: scikit-learn's bundled 8×8 handwritten digits (1,797 images), the default
+  data of the chapters, available offline.
+* :func:`load_mnist`: the real MNIST files (IDX format, optionally gzipped) for readers who have
+  them; fetching them is left to the reader.
+
+Used by: Capsules as K-Means (kexue.fm/archives/5112).
+"""
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import torch
+
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_IDX_IMAGES, _IDX_LABELS = 2051, 2049  # magic numbers: unsigned bytes, 3 and 1 dimensions
+
+
+def load_digits() -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 8×8 digits as ``(images [1797, 8, 8] float32 in [0, 1], labels [1797] int64)``.
+
+    The pixel values 0..16 are divided by 16. Needs scikit-learn (the ``book`` extra).
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    try:
+        from sklearn.datasets import load_digits as sklearn_digits
+    except ImportError:
+        raise ImportError("load_digits needs scikit-learn: pip install -e '.[book]'") from None
+    bunch = sklearn_digits()
+    images = torch.from_numpy(bunch.images.astype(np.float32) / 16.0)
+    return images, torch.from_numpy(bunch.target.astype(np.int64))
+
+
+def _read_idx(path: Path, magic: int) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 8:
+        raise ValueError(f"{path} is not an IDX file: only {len(data)} bytes")
+    found = int.from_bytes(data[:4], "big")
+    if found != magic:
+        raise ValueError(f"{path} has IDX magic number {found}, expected {magic} "
+                         f"({'images' if magic == _IDX_IMAGES else 'labels'} of unsigned bytes)")
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(data[4 + 4 * k: 8 + 4 * k], "big") for k in range(ndim))
+    expected = header + int(np.prod(shape))
+    if len(data) != expected:
+        raise ValueError(f"{path} is truncated or padded: its header declares shape {shape} "
+                         f"({expected} bytes in all), the file has {len(data)} bytes")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _find(folder: Path, name: str) -> Path:
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"no {name} or {name}.gz in {folder}; download MNIST's four IDX files "
+                            f"into that folder to use it (nothing here fetches them)")
+
+
+def load_mnist(folder, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """The MNIST files in ``folder`` as ``(images [N, 28, 28] float32 in [0, 1], labels [N] int64)``.
+
+    ``folder`` holds the original IDX files, plain or gzipped (``train-images-idx3-ubyte.gz``,
+    ``train-labels-idx1-ubyte.gz``, ``t10k-images-idx3-ubyte.gz``, ``t10k-labels-idx1-ubyte.gz``);
+    ``split`` is ``"train"`` or ``"test"``. The headers are checked: a wrong magic number, a
+    truncated file or image and label counts that differ raise ``ValueError``.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    if split not in MNIST_FILES:
+        raise ValueError(f"unknown split {split!r}; known: 'train', 'test'")
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"folder {str(folder)!r} does not exist or is not a directory")
+    image_name, label_name = MNIST_FILES[split]
+    images = _read_idx(_find(folder, image_name), _IDX_IMAGES)
+    labels = _read_idx(_find(folder, label_name), _IDX_LABELS)
+    if len(images) != len(labels):
+        raise ValueError(f"{folder}: {len(images)} images but {len(labels)} labels in split {split!r}")
+    if labels.size and labels.max() > 9:
+        raise ValueError(f"{folder}: MNIST labels must be digits 0..9, found {labels.max()}")
+    return (torch.from_numpy(images.astype(np.float32) / 255.0),
+            torch.from_numpy(labels.astype(np.int64)))
