@@ -512,8 +512,8 @@ def plot_more_members(sizes: Sequence[int] = (15, 45, 120), K: float = 2.0, iter
 
     Three clusters of different sizes are clustered from their true means. Euclidean centres are
     means, so their lengths stay near the clusters' common radius; normalised-inner-product
-    centres are sums, so their lengths grow with membership, and after the squash the biggest
-    cluster is the most salient.
+    centres are sums, so their lengths grow in proportion to membership (the bars are annotated
+    with length per point).
 
     Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
     """
@@ -527,10 +527,9 @@ def plot_more_members(sizes: Sequence[int] = (15, 45, 120), K: float = 2.0, iter
                                (axes[1], dot, "normalised dot: centre = sum")):
         ax.bar(at, centres.norm(dim=-1), color=[COLORS[j % len(COLORS)] for j in range(len(sizes))])
         ax.set(xticks=at, xticklabels=[f"{n} points" for n in sizes], ylabel=r"$\|v_j\|$", title=title)
-    lengths = squash(dot / dot.norm(dim=-1).max(), c=0.05).norm(dim=-1)
-    for j, value in enumerate(lengths.tolist()):
-        axes[1].annotate(f"squash: {value:.2f}", (j, dot[j].norm().item()), ha="center",
-                         xytext=(0, 3), textcoords="offset points", fontsize=8)
+    for j, (n, length) in enumerate(zip(sizes, dot.norm(dim=-1).tolist())):
+        axes[1].annotate(f"{length / n:.2f} per point", (j, length), ha="center", xytext=(0, 3),
+                         textcoords="offset points", fontsize=8)
     return fig
 
 
