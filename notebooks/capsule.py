@@ -341,11 +341,11 @@ for K in (0.5, 4.0):
 #
 # In the demo, 24 input capsules each agree with one of four parents (rows sorted by parent).
 # Slide the number of iterations: Sabour's couplings turn one-hot, their entropy falling to zero;
-# Su's reach a fixed point and stay soft, with the step between iterates shrinking geometrically.
+# Su's reach a fixed point and stay soft, with the step between iterates shrinking geometrically
+# (call `cap.plot_routing(iters, noise=1.0)` to make the groups disagree more).
 
 # %% tags=["hide-input"]
-demo(cap.plot_routing, iters=Range(1, 30, step=1, value=3, label="iterations r"),
-     noise=Choice([0.25, 0.5, 1.0], value=0.5, label="disagreement (noise)"))
+demo(cap.plot_routing, iters=Range(1, 30, step=1, value=3, label="iterations r"), dpi=72)
 
 # %%
 sabour = cap.routing_trace(u_hat, 40, "sabour")
