@@ -916,16 +916,17 @@ def plot_quartic_nce(a: float = 0.5, b: float = 0.25, nu: float = 1.0, noise: st
     span = max(3.5, float(x_data.abs().max()) + 0.3)
     x = np.linspace(-span, span, 600)
     p_true = _quartic_density(a, b, x)
-    p_fit = np.exp(-a_hat * x * x - b_hat * x**4 - c_hat)
+    with np.errstate(over="ignore"):   # a fit from noise that misses the tails can have b < 0
+        p_fit = np.exp(np.minimum(-a_hat * x * x - b_hat * x**4 - c_hat, 50.0))
     fig, (left, right) = style.figure(1, 2, width=9.0, height=3.4)
     left.hist(x_data.numpy(), bins=60, density=True, alpha=0.35, color=style.COLORS[0], label=f"{n} data")
     left.plot(x, p_true, color="black", lw=1.5, label="true density")
     left.plot(x, noise_.pdf(x), color=style.COLORS[4], ls=":", label="noise")
     left.plot(x, p_fit, color=style.COLORS[1], ls="--", label=r"NCE: $e^{G-\hat c}$")
-    left.set(xlabel="x", ylabel="density", xlim=(-span, span),
+    left.set(xlabel="x", ylabel="density", xlim=(-span, span), ylim=(0, 1.35 * p_true.max()),
              title=rf"$\hat c={c_hat:.3f}$, $\log Z={log_z:.3f}$ (sd $\approx${sd:.3f})")
     left.legend(fontsize=7, loc="upper right")
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         bayes = p_true / (p_true + nu * noise_.pdf(x))
         h = -a_hat * x * x - b_hat * x**4 - c_hat - np.log(nu * noise_.pdf(x))
     right.plot(x, bayes, color="black", lw=2.5, alpha=0.4, label=r"Bayes: $p_d/(p_d+\nu p_n)$")
