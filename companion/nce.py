@@ -764,7 +764,8 @@ def fit_quartic_nce(x_data, x_noise, noise: Noise1D, nu: float | None = None,
 def nce_asymptotic_covariance(a: float, b: float, noise: Noise1D, nu: float) -> np.ndarray:
     r"""Asymptotic covariance of the NCE estimate of :math:`(a, b, c)`, times :math:`N`.
 
-    For :math:`N` data and :math:`\nu N` noise samples (Gutmann and Hyvärinen 2012, Thm. 3),
+    For :math:`N` data and :math:`\nu N` noise samples (Gutmann and Hyvärinen 2012; it follows from
+    the sandwich formula, the Hessian and the score covariance both being weighted by :math:`P_\nu`),
 
     .. math:: N\,\mathrm{Cov}(\hat\theta) \to I_\nu^{-1} - \Big(1 + \frac1\nu\Big) I_\nu^{-1} m m^\top I_\nu^{-1},
         \quad I_\nu = \mathbb E_d[P_\nu \phi\phi^\top],\ m = \mathbb E_d[P_\nu\phi],\
@@ -796,7 +797,8 @@ def nce_asymptotic_covariance(a: float, b: float, noise: Noise1D, nu: float) -> 
         return p_d * weight * np.concatenate([np.outer(phi, phi).ravel(), phi])
 
     breaks = [] if noise.family == "gaussian" else [noise.loc - noise.width, noise.loc + noise.width]
-    edge = 12.0 / min(a, 1.0) ** 0.5 + 10.0 * (b == 0)
+    # Beyond |x| = edge the data density is below e^-80 of its peak (the integrand's x^8 included).
+    edge = math.sqrt(abs(a) / b) + (80.0 / b) ** 0.25 if b > 0 else math.sqrt(80.0 / a)
     lo, hi = -edge, edge
     pieces = sorted({lo, hi, *[p for p in breaks if lo < p < hi]})
     total = sum(integrate.quad_vec(integrand, x0, x1, epsabs=1e-13, epsrel=1e-10)[0]
@@ -858,19 +860,26 @@ def train_sgns(centres, contexts, vocab_size: int, k: int, alpha: float = 1.0, d
     vocab_size, k = _count(vocab_size, "vocab_size"), _count(k, "k")
     steps, batch = _count(steps, "steps"), _count(batch, "batch")
     dim = vocab_size if dim is None else _count(dim, "dim")
-    if centres.shape != contexts.shape or centres.ndim != 1:
-        raise ValueError(f"centres and contexts must be 1-D of one length, got "
+    for name, ids in (("centres", centres), ("contexts", contexts)):
+        if not isinstance(ids, torch.Tensor) or ids.dtype != torch.int64:
+            raise TypeError(f"{name} must be an int64 tensor of word ids, got "
+                            f"{getattr(ids, 'dtype', type(ids).__name__)}")
+    if centres.shape != contexts.shape or centres.ndim != 1 or centres.numel() == 0:
+        raise ValueError(f"centres and contexts must be non-empty, 1-D and of one length, got "
                          f"{tuple(centres.shape)} and {tuple(contexts.shape)}")
-    gen = torch.Generator(device=centres.device).manual_seed(seed)
+    if min(centres.min(), contexts.min()) < 0 or max(centres.max(), contexts.max()) >= vocab_size:
+        raise ValueError(f"centres and contexts must hold ids in 0..{vocab_size - 1} (vocab_size)")
+    device = centres.device
+    gen = torch.Generator(device=device).manual_seed(seed)
     counts = torch.bincount(contexts, minlength=vocab_size)
     sampler = NoiseSampler.unigram(counts, alpha)
-    u = (0.1 * torch.randn(vocab_size, dim, dtype=torch.float64, generator=gen)).requires_grad_(True)
-    v = (0.1 * torch.randn(vocab_size, dim, dtype=torch.float64, generator=gen)).requires_grad_(True)
+    u = (0.1 * torch.randn(vocab_size, dim, dtype=torch.float64, generator=gen, device=device)).requires_grad_(True)
+    v = (0.1 * torch.randn(vocab_size, dim, dtype=torch.float64, generator=gen, device=device)).requires_grad_(True)
     opt = torch.optim.Adam([u, v], lr=lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1.0 - i / steps)
-    losses = torch.empty(steps, dtype=torch.float64)
+    losses = torch.empty(steps, dtype=torch.float64, device=device)
     for step in range(steps):
-        pick = torch.randint(centres.numel(), (batch,), generator=gen, device=centres.device)
+        pick = torch.randint(centres.numel(), (batch,), generator=gen, device=device)
         negatives = sampler.sample((batch, k), gen)
         loss = negative_sampling_loss(u[centres[pick]], v[contexts[pick]], v[negatives])
         opt.zero_grad(set_to_none=True)

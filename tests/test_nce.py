@@ -237,6 +237,27 @@ def test_asymptotic_covariance_tends_to_maximum_likelihood_as_nu_grows():
     assert variances[-1] == pytest.approx(limit[2, 2], rel=1e-3)
 
 
+def test_asymptotic_covariance_for_a_double_well_matches_replicates():
+    # a < 0: two modes at x = +-sqrt(-a / 2b); the theory and the fits must still agree.
+    a, b, n, reps = -1.0, 0.5, 4000, 80
+    noise = Noise1D("gaussian", 0.0, 1.5)
+    g = gen(21)
+    x_d = torch.cat([sample_quartic_by_grid(a, b, n, g) for _ in range(reps)]).reshape(reps, n)
+    fit = fit_quartic_nce(x_d, noise.sample((reps, n), g), noise)
+    sd = math.sqrt(nce_asymptotic_covariance(a, b, noise, 1.0)[2, 2] / n)
+    assert 0.7 < fit.log_z.std().item() / sd < 1.3
+    assert abs(fit.log_z.mean().item() - quartic_log_z(a, b)) < 4 * sd / math.sqrt(reps)
+
+
+def sample_quartic_by_grid(a, b, n, generator):
+    """Inverse-CDF samples on a fine grid (an independent sampler that also handles a < 0)."""
+    grid = torch.linspace(-6, 6, 200_001, dtype=torch.float64)
+    pdf = torch.exp(-a * grid**2 - b * grid**4)
+    cdf = torch.cumsum(pdf, 0)
+    cdf = cdf / cdf[-1]
+    return grid[torch.searchsorted(cdf, torch.rand(n, generator=generator, dtype=torch.float64))]
+
+
 def test_the_variance_grows_as_the_noise_moves_away_from_the_data():
     a, b = 0.5, 0.25
     sd = [nce_asymptotic_covariance(a, b, Noise1D("gaussian", shift, 1.0), 1.0)[2, 2]
@@ -486,6 +507,10 @@ U, VP, VN = torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3, 5, 2)
     (lambda: sgns_population_loss(torch.zeros(2, 2), torch.ones(2, 2), 0), ValueError, r"k must be an integer >= 1"),
     (lambda: nce.train_sgns(torch.zeros(4, dtype=torch.int64), torch.zeros(4, dtype=torch.int64), 3, 0),
      ValueError, r"k must be an integer >= 1, got 0"),
+    (lambda: nce.train_sgns(torch.zeros(4, dtype=torch.int64), torch.tensor([0, 1, 3, 1]), 3, 1),
+     ValueError, r"centres and contexts must hold ids in 0..2 \(vocab_size\)"),
+    (lambda: nce.train_sgns(torch.zeros(4), torch.zeros(4), 3, 1), TypeError,
+     r"centres must be an int64 tensor of word ids"),
     (lambda: quartic_log_z(1.0, -0.5), ValueError, r"need finite a and b >= 0"),
     (lambda: quartic_log_z(-1.0, 0.0), ValueError, r"a > 0 when b = 0"),
     (lambda: sample_quartic(0.0, 1.0, 10), ValueError, r"a must be a finite number > 0, got 0.0"),
