@@ -30,6 +30,8 @@ import contextlib
 import gc
 import math
 import os
+import subprocess
+import sys
 import time
 
 import torch
@@ -41,7 +43,7 @@ VOCABS = (10_000, 100_000, 1_000_000)
 KS = (10, 100)
 BATCH, DIM, CHUNK = 1024, 128, 128
 ALPHA = 0.75
-REPEATS_OURS = 7
+REPEATS_OURS = 15
 REPEATS_FULL = {10_000: 3, 100_000: 2}
 SAMPLER_REPEATS = 20
 
@@ -73,15 +75,36 @@ def best_of(fn, repeats: int, warm: bool = True) -> float:
     return best
 
 
-def _limit_malloc_caching() -> bool:
-    """Make glibc return every block >= 64 KiB to the system when freed (Linux), so that the
-    resident high-water mark measures what a step holds at once, not what malloc kept."""
+def _limit_malloc_caching() -> None:
+    """Make glibc return every block >= 64 KiB to the system when it is freed (Linux), so that
+    memory freed by the set-up cannot be reused by the step and hide what the step needs."""
     try:
         import ctypes
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(-3, 65536))   # M_MMAP_THRESHOLD; a fixed value also stops its growth
+        ctypes.CDLL("libc.so.6").mallopt(-3, 65536)   # M_MMAP_THRESHOLD, fixed (no growth)
     except (OSError, AttributeError):
-        return False
+        pass
+
+
+def memory_probe(vocab: int, k: int) -> None:
+    """Print the peak resident MiB that one negative-sampling step adds, in a fresh process."""
+    _limit_malloc_caching()
+    model = SkipGram(vocab)
+    gc.collect()
+    with threads(1):
+        print(timed_peak(lambda: model.negative_sampling_step(k))[1])
+
+
+def _memory_in_fresh_process(vocab: int, k: int) -> float | None:
+    code = f"from benchmarks.bench_nce import memory_probe; memory_probe({vocab}, {k})"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env=env, timeout=300)
+        value = out.stdout.strip().splitlines()[-1]
+        return None if value == "None" else float(value)
+    except (subprocess.SubprocessError, ValueError, IndexError):
+        return None
 
 
 def timed_peak(fn):
@@ -152,7 +175,8 @@ def _sampler_table():
     gen = torch.Generator().manual_seed(0)
     for vocab in VOCABS:
         probs = unigram_noise(zipf_counts(vocab), ALPHA)
-        build = best_of(lambda: NoiseSampler(probs), 3)
+        with threads(1):
+            build = best_of(lambda: NoiseSampler(probs), 3)
         alias, search = NoiseSampler(probs), NoiseSampler(probs, method="inverse_cdf")
         probs32 = probs.float()
         for n in (BATCH * k for k in KS):
@@ -178,27 +202,20 @@ def report() -> None:
     print(header)
     ns_times = {k: {} for k in KS}
     memory = {}
-    measure_memory = False
     for vocab in VOCABS:
         model = SkipGram(vocab)
         with threads(1):
             for k in KS:
                 ns_times[k][vocab] = best_of(lambda: model.negative_sampling_step(k), REPEATS_OURS)
         if vocab == VOCABS[-1]:
-            # After the timings: with malloc's caching limited, big blocks are mapped afresh on
-            # every step (page faults that would slow the small steps down).
-            measure_memory = _limit_malloc_caching()
-            # One full-softmax step at V = 10^6 takes seconds: timed once, with its memory; its
-            # warm-up is the V = 10^5 run (same shapes but V).
+            # One full-softmax step at V = 10^6 takes seconds: timed once, with its memory (its
+            # blocks are hundreds of MB, always freshly mapped); its warm-up is the V = 10^5 run.
             full, memory["full_peak"] = timed_peak(model.full_softmax_step)
             model.negative_sampling_step(KS[0])
             grad = model.emb_out.weight.grad
             memory["sparse"] = (grad._indices().numel() * grad._indices().element_size()
                                 + grad._values().numel() * grad._values().element_size())
             memory["dense"] = vocab * DIM * 4
-            for k in KS:
-                model.zero_grad()
-                memory[k] = timed_peak(lambda: model.negative_sampling_step(k))[1]
         else:
             full = best_of(model.full_softmax_step, REPEATS_FULL[vocab])
         print(f"{vocab:9,d} {full * 1e3:16.1f} " +
@@ -207,12 +224,15 @@ def report() -> None:
         del model
         gc.collect()
     for k in KS:
+        memory[k] = _memory_in_fresh_process(VOCABS[-1], k)
+    for k in KS:
         ratio = ns_times[k][VOCABS[-1]] / ns_times[k][VOCABS[0]]
         print(f"NS k={k}: time at V = 10^6 / time at V = 10^4 = {ratio:.2f}")
     print(f"output-table gradient at V = 10^6, k = {KS[0]}: sparse, {memory['sparse'] / 2**20:.2f} MiB "
           f"(a dense one would be {memory['dense'] / 2**20:.0f} MiB)")
-    if measure_memory and memory["full_peak"] is not None:
+    if memory["full_peak"] is not None and all(memory[k] is not None for k in KS):
         print("peak resident memory added by one step at V = 10^6: " +
               ", ".join(f"NS k={k} {memory[k]:.1f} MiB" for k in KS) +
-              f", full softmax (chunks of {CHUNK} rows) {memory['full_peak']:.0f} MiB")
+              f" (each measured in a fresh process), full softmax (chunks of {CHUNK} rows) "
+              f"{memory['full_peak']:.0f} MiB")
     print(f"(bench_nce ran {time.perf_counter() - started:.0f} s)")
