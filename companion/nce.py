@@ -1,0 +1,984 @@
+r"""Noise contrastive estimation (NCE), negative sampling and the shifted-PMI closed form.
+
+An energy model :math:`p(x;\theta) = e^{G(x;\theta)}/Z(\theta)` is easy to write and hard to
+normalise. NCE learns :math:`\theta` *and* :math:`c = \log Z` by logistic regression between data
+and samples of a fixed noise density :math:`p_n` drawn :math:`\nu` times as often (Gutmann and
+Hyvärinen 2010). The classifier's logit is
+
+.. math:: h(x) = G(x;\theta) - c - \log\big(\nu\,p_n(x)\big),
+
+its Bayes-optimal value is :math:`\log p_d(x) - \log(\nu p_n(x))`, so at the optimum
+:math:`G - c = \log p_d`: the normaliser is learned as an ordinary parameter.
+
+* :func:`nce_loss`, :func:`nce_logit`: the objective and the classifier's logit.
+* :func:`negative_sampling_loss`: word2vec's skip-gram objective with :math:`k` negatives, the
+  special case with :math:`c = 0` and the noise density dropped from the logit;
+  :class:`NoiseSampler` draws the negatives from :func:`unigram_noise` (:math:`q \propto
+  \mathrm{count}^\alpha`) on any device, seeded by a ``torch.Generator``.
+* :func:`full_softmax_loss`: the exact, :math:`O(V)` per example, baseline.
+* :func:`shifted_pmi` and :func:`sgns_population_loss`: the minimiser of the expected
+  negative-sampling loss over a co-occurrence table is :math:`\mathrm{PMI} - \log k` (Levy and
+  Goldberg 2014), and the population loss it minimises.
+* The chapter's 1-D example, :math:`G(x) = -a x^2 - b x^4`: :func:`quartic_log_z` (quadrature),
+  :func:`sample_quartic`, :class:`Noise1D`, :func:`fit_quartic_nce` (Newton's method on
+  :func:`nce_loss`, batched over independent problems) and :func:`nce_asymptotic_covariance`
+  (the estimator's covariance, Gutmann and Hyvärinen 2012).
+* :func:`topic_corpus` and :func:`train_sgns` for the synthetic word-embedding experiment; the
+  slider demos :func:`plot_quartic_nce` and :func:`plot_negative_sampling`.
+
+Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "nce_logit", "nce_loss", "negative_sampling_loss", "full_softmax_loss", "NoiseSampler",
+    "alias_table", "unigram_noise", "shifted_pmi", "sgns_population_loss", "quartic_log_z", "sample_quartic",
+    "Noise1D", "QuarticFit", "fit_quartic_nce", "nce_asymptotic_covariance", "topic_corpus",
+    "train_sgns", "plot_quartic_nce", "plot_negative_sampling",
+]
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks
+# ---------------------------------------------------------------------------------------------
+
+def _real(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def _positive(value, name: str) -> float:
+    v = _real(value, name)
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return v
+
+
+def _count(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _float_tensor(x, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def _like(value, ref: torch.Tensor, name: str) -> torch.Tensor:
+    """``value`` (a number or tensor) as a tensor of ``ref``'s dtype, on ``ref``'s device."""
+    if isinstance(value, torch.Tensor):
+        if value.device != ref.device:
+            raise ValueError(f"{name} is on {value.device}, but the scores are on {ref.device}; "
+                             f"put all inputs on one device")
+        return value.to(ref.dtype)
+    _real(value, name)
+    return torch.tensor(float(value), dtype=ref.dtype, device=ref.device)
+
+
+def _broadcasts_to(x: torch.Tensor, shape: torch.Size, name: str, what: str) -> None:
+    try:
+        ok = torch.broadcast_shapes(x.shape, shape) == shape
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} has shape {tuple(x.shape)}, which does not broadcast to "
+                         f"{what} {tuple(shape)}")
+
+
+def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _check_reduction(reduction) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}, "
+                         f"got {reduction!r}")
+
+
+def _probabilities(probs, name: str) -> torch.Tensor:
+    """A 1-D, non-negative, finite vector that sums to one (to a tolerance of its dtype)."""
+    if not isinstance(probs, torch.Tensor):
+        probs = torch.as_tensor(probs, dtype=torch.float64)
+    probs = _float_tensor(probs, name)
+    if probs.ndim != 1 or probs.numel() == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D tensor, got shape {tuple(probs.shape)}")
+    if not torch.isfinite(probs).all():
+        raise ValueError(f"{name} must be finite, got {probs[~torch.isfinite(probs)][0].item()!r}")
+    if (probs < 0).any():
+        i = int(torch.nonzero(probs < 0)[0])
+        raise ValueError(f"{name} must be non-negative, got {probs[i].item()!r} at index {i}")
+    total = probs.double().sum().item()
+    tolerance = math.sqrt(torch.finfo(probs.dtype).eps)
+    if abs(total - 1.0) > tolerance:
+        raise ValueError(f"{name} must sum to one (within {tolerance:.1e}), got a sum of "
+                         f"{total!r}; normalise it, or build it with unigram_noise(counts, alpha)")
+    return probs
+
+
+# ---------------------------------------------------------------------------------------------
+# Noise contrastive estimation
+# ---------------------------------------------------------------------------------------------
+
+def nce_logit(g, log_pn, log_z, nu: float = 1.0) -> torch.Tensor:
+    r"""The NCE classifier's logit :math:`h(x) = G(x) - c - \log\nu - \log p_n(x)`.
+
+    :math:`\sigma(h(x))` is the model's probability that :math:`x` is data rather than noise, when
+    noise is :math:`\nu` times as frequent as data. It is Bayes-optimal, equal to
+    :math:`p_d/(p_d + \nu p_n)`, exactly when :math:`G - c = \log p_d`.
+
+    Args:
+        g: unnormalised log-density :math:`G(x;\theta)` at the points, float tensor ``[..., n]``.
+        log_pn: log noise density at the same points, a number or a tensor broadcasting to
+            ``g``. A point where the noise has no density (``-inf``) gets :math:`h = +\infty`.
+        log_z: the learned log normaliser :math:`c`, a number or a tensor broadcasting to
+            ``g.shape[:-1]`` (one per independent problem).
+        nu: noise-to-data ratio :math:`\nu > 0`.
+
+    Returns:
+        ``h``, shaped like ``g``.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    g = _float_tensor(g, "g")
+    if g.ndim < 1:
+        raise ValueError(f"g must have at least one dimension (the samples), got shape {tuple(g.shape)}")
+    nu = _positive(nu, "nu")
+    log_pn = _like(log_pn, g, "log_pn")
+    _broadcasts_to(log_pn, g.shape, "log_pn", "g's shape")
+    log_z = _like(log_z, g, "log_z")
+    _broadcasts_to(log_z, g.shape[:-1], "log_z", "the leading shape of g")
+    return g - log_z.unsqueeze(-1) - math.log(nu) - log_pn
+
+
+def nce_loss(g_data, g_noise, log_pn_data, log_pn_noise, log_z, nu: float | None = None) -> torch.Tensor:
+    r"""Noise contrastive estimation loss in the Gutmann–Hyvärinen form.
+
+    .. math::
+        J = -\frac1N\sum_{i=1}^{N} \log\sigma\big(h(x_i)\big)
+            - \frac{\nu}{M}\sum_{j=1}^{M} \log\big(1 - \sigma(h(y_j))\big),\qquad
+        h(x) = G(x;\theta) - c - \log\big(\nu\,p_n(x)\big),
+
+    with data :math:`x_i \sim p_d`, noise :math:`y_j \sim p_n` and a learned log normaliser
+    :math:`c`. Its population version is minimised at :math:`G - c = \log p_d` (when the model can
+    express it), so :math:`c` estimates :math:`\log Z`. Writing the noise term as :math:`\nu` times
+    a *mean* keeps :math:`J` an estimate of the same population loss for any number :math:`M` of
+    noise samples; Gutmann and Hyvärinen take :math:`M = \nu N`, the default.
+
+    Su's version (kexue.fm/archives/5617) is the special case :math:`\nu = 1` with the noise
+    density folded into the offset: pass ``log_pn_data = log_pn_noise = 0`` and read
+    ``log_z`` as his :math:`\gamma`; then :math:`\log Z = \gamma - \log p_n` for uniform noise.
+
+    Args:
+        g_data: :math:`G` at the data, float tensor ``[..., N]``; leading dimensions index
+            independent problems (each gets its own loss).
+        g_noise: :math:`G` at the noise samples, ``[..., M]`` with the same leading dimensions.
+        log_pn_data: :math:`\log p_n` at the data: a number or a tensor broadcasting to
+            ``g_data``. ``-inf`` (data where the noise has no density) is allowed: such points are
+            recognised as data with certainty and add nothing to the loss.
+        log_pn_noise: :math:`\log p_n` at the noise samples, broadcasting to ``g_noise``; finite.
+        log_z: :math:`c`, a number or a tensor broadcasting to the leading shape ``[...]``.
+        nu: noise-to-data ratio :math:`\nu > 0` in the classifier's prior odds; default ``M / N``.
+
+    Returns:
+        The loss, shape ``[...]`` (a scalar for 1-D inputs). Differentiable in every tensor input.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    g_data, g_noise = _float_tensor(g_data, "g_data"), _float_tensor(g_noise, "g_noise")
+    if g_data.ndim < 1 or g_data.shape[-1] == 0:
+        raise ValueError(f"g_data must have a non-empty last (sample) dimension, got shape "
+                         f"{tuple(g_data.shape)}")
+    if g_noise.ndim != g_data.ndim or g_noise.shape[:-1] != g_data.shape[:-1] or g_noise.shape[-1] == 0:
+        raise ValueError(f"g_noise must have shape [..., M] with M >= 1 and the leading shape of "
+                         f"g_data {tuple(g_data.shape[:-1])}, got {tuple(g_noise.shape)}")
+    if g_noise.device != g_data.device:
+        raise ValueError(f"g_noise is on {g_noise.device} but g_data on {g_data.device}")
+    nu = g_noise.shape[-1] / g_data.shape[-1] if nu is None else _positive(nu, "nu")
+    pn_data = _like(log_pn_data, g_data, "log_pn_data")
+    _broadcasts_to(pn_data, g_data.shape, "log_pn_data", "g_data's shape")
+    pn_noise = _like(log_pn_noise, g_noise, "log_pn_noise")
+    _broadcasts_to(pn_noise, g_noise.shape, "log_pn_noise", "g_noise's shape")
+    # One check (a single host sync): NaN or +inf densities, and noise samples the noise cannot
+    # produce, would give a NaN or infinite loss far from their cause.
+    if bool(torch.isnan(pn_data).any() | (pn_data == math.inf).any() | ~torch.isfinite(pn_noise).all()):
+        if torch.isnan(pn_data).any() or (pn_data == math.inf).any():
+            raise ValueError("log_pn_data must be -inf or finite (a log density), got NaN or +inf")
+        raise ValueError("log_pn_noise must be finite: every noise sample must lie where the "
+                         "noise has a positive density")
+    h_data = nce_logit(g_data, pn_data, log_z, nu)
+    h_noise = nce_logit(g_noise, pn_noise, log_z, nu)
+    # log(1 - sigmoid(h)) = logsigmoid(-h), stable for large |h|.
+    return -F.logsigmoid(h_data).mean(-1) - nu * F.logsigmoid(-h_noise).mean(-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Negative sampling and the full softmax
+# ---------------------------------------------------------------------------------------------
+
+def negative_sampling_loss(u, v_pos, v_neg, reduction: str = "mean") -> torch.Tensor:
+    r"""Skip-gram negative-sampling loss (word2vec) with :math:`k` negatives per positive pair.
+
+    .. math::
+        \ell_b = -\log\sigma(\langle u_b, v^+_b\rangle)
+                 - \sum_{j=1}^{k} \log\sigma(-\langle u_b, v^-_{bj}\rangle)
+
+    It is NCE's loss with the normaliser fixed to :math:`c = 0` and the noise density dropped from
+    the logit; its population minimiser is :math:`\langle u_w, v_c\rangle = \log\frac{p(c|w)}{q(c)}
+    - \log k` for noise :math:`q` (see :func:`shifted_pmi`). Cost and memory are
+    :math:`O(B\,k\,d)`, independent of the vocabulary: gather the rows with
+    ``nn.Embedding(..., sparse=True)`` (or index a table) and the gradient of the output table is
+    sparse too.
+
+    Args:
+        u: centre ("input") vectors, float tensor ``[B, d]``.
+        v_pos: context ("output") vectors of the observed pairs, ``[B, d]``.
+        v_neg: output vectors of the negatives, ``[B, k, d]`` with :math:`k \ge 1`.
+        reduction: ``"mean"`` over the batch (default), ``"sum"`` or ``"none"`` (``[B]``).
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    u, v_pos, v_neg = (_float_tensor(x, n) for x, n in ((u, "u"), (v_pos, "v_pos"), (v_neg, "v_neg")))
+    _check_reduction(reduction)
+    if u.ndim != 2:
+        raise ValueError(f"u must have shape [B, d], got {tuple(u.shape)}")
+    if v_pos.shape != u.shape:
+        raise ValueError(f"v_pos must have the shape of u {tuple(u.shape)}, got {tuple(v_pos.shape)}")
+    if v_neg.ndim != 3 or v_neg.shape[0] != u.shape[0] or v_neg.shape[2] != u.shape[1]:
+        raise ValueError(f"v_neg must have shape [B, k, d] = [{u.shape[0]}, k, {u.shape[1]}], "
+                         f"got {tuple(v_neg.shape)}")
+    if v_neg.shape[1] < 1:
+        raise ValueError(f"k (the number of negatives, v_neg.shape[1]) must be >= 1, got {v_neg.shape[1]}")
+    if not (u.device == v_pos.device == v_neg.device):
+        raise ValueError(f"u, v_pos and v_neg must be on one device, got {u.device}, "
+                         f"{v_pos.device}, {v_neg.device}")
+    pos = (u * v_pos).sum(-1)                                   # [B]
+    # Multiply-and-sum rather than bmm: a batch of matrix-vector products is memory-bound, and
+    # the elementwise form (and its backward) was about twice as fast as bmm on CPU.
+    neg = (v_neg * u.unsqueeze(1)).sum(-1)                      # [B, k]
+    loss = F.softplus(-pos) + F.softplus(neg).sum(-1)           # -log sigma(s) = softplus(-s)
+    return _reduce(loss, reduction)
+
+
+def full_softmax_loss(u, weight, target, bias=None, reduction: str = "mean") -> torch.Tensor:
+    r"""Exact softmax cross-entropy over the whole vocabulary: the baseline NCE avoids.
+
+    .. math:: \ell_b = -\langle u_b, w_{t_b}\rangle - b_{t_b}
+              + \log\sum_{v=1}^{V} e^{\langle u_b, w_v\rangle + b_v}
+
+    Every example touches all :math:`V` output rows: time :math:`O(B\,V\,d)`, a ``[B, V]`` logit
+    tensor, and a dense ``[V, d]`` gradient for ``weight``.
+
+    Args:
+        u: input vectors, float ``[B, d]``.
+        weight: output embedding table, ``[V, d]``.
+        target: class (word) ids, int64 ``[B]`` in ``0..V-1``.
+        bias: optional output bias ``[V]``.
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    u, weight = _float_tensor(u, "u"), _float_tensor(weight, "weight")
+    _check_reduction(reduction)
+    if u.ndim != 2 or weight.ndim != 2 or u.shape[1] != weight.shape[1]:
+        raise ValueError(f"u must be [B, d] and weight [V, d] with the same d, got "
+                         f"{tuple(u.shape)} and {tuple(weight.shape)}")
+    if not isinstance(target, torch.Tensor) or target.dtype != torch.int64:
+        raise TypeError(f"target must be an int64 tensor of class ids, got "
+                        f"{getattr(target, 'dtype', type(target).__name__)}")
+    if target.shape != u.shape[:1]:
+        raise ValueError(f"target must have shape [B] = [{u.shape[0]}], got {tuple(target.shape)}")
+    if target.numel() and (target.min() < 0 or target.max() >= weight.shape[0]):
+        raise ValueError(f"target must hold ids in 0..{weight.shape[0] - 1} (V = weight.shape[0]), "
+                         f"got values from {target.min().item()} to {target.max().item()}")
+    if bias is not None:
+        bias = _float_tensor(bias, "bias")
+        if bias.shape != weight.shape[:1]:
+            raise ValueError(f"bias must have shape [V] = [{weight.shape[0]}], got {tuple(bias.shape)}")
+    logits = F.linear(u, weight, bias)
+    return F.cross_entropy(logits, target, reduction=reduction)
+
+
+def unigram_noise(counts, alpha: float = 0.75) -> torch.Tensor:
+    r"""Word2vec's noise distribution :math:`q(w) = \mathrm{count}(w)^\alpha / \sum_v \mathrm{count}(v)^\alpha`.
+
+    :math:`\alpha = 1` is the unigram distribution, :math:`\alpha = 0.75` Mikolov et al.'s choice
+    (it lifts rare words), :math:`\alpha = 0` uniform over the words that occur. Words with count
+    0 get probability 0 for every :math:`\alpha`.
+
+    Args:
+        counts: ``[V]`` non-negative, finite counts (any real dtype), not all zero.
+        alpha: exponent, a finite number >= 0.
+
+    Returns:
+        float64 ``[V]`` probabilities on ``counts``' device.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    counts = torch.as_tensor(counts)
+    if counts.ndim != 1 or counts.numel() == 0 or counts.dtype == torch.bool or counts.is_complex():
+        raise ValueError(f"counts must be a non-empty 1-D tensor of real counts, got shape "
+                         f"{tuple(counts.shape)} and dtype {counts.dtype}")
+    counts = counts.double()
+    if not torch.isfinite(counts).all() or (counts < 0).any():
+        raise ValueError("counts must be finite and non-negative")
+    if not (counts > 0).any():
+        raise ValueError("counts must not all be zero")
+    alpha = _real(alpha, "alpha")
+    if not (math.isfinite(alpha) and alpha >= 0):
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
+    weights = torch.where(counts > 0, counts.clamp_min(1e-300) ** alpha, 0.0)
+    return weights / weights.sum()
+
+
+def alias_table(probs) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Walker's alias table for ``probs``, built with tensor operations only.
+
+    Bucket :math:`i` (one per id, chosen uniformly) keeps its own id with probability
+    ``threshold[i]`` and returns ``alias[i]`` otherwise. With :math:`w = V p`, "light" ids
+    (:math:`w < 1`) fill their bucket with their own mass :math:`w_i` and take the rest,
+    :math:`\delta_i = 1 - w_i`, from one "heavy" id. Lay the heavies' masses end to end on a line
+    (cut points :math:`P_j`) and the light deficits, in order, with one unit-length bucket per heavy
+    that straddles the cut :math:`P_j` between heavy :math:`j` and :math:`j+1`. A run of lights
+    between two heavy buckets then lies inside one heavy's mass, and heavy bucket :math:`j` is
+    heavy :math:`j` below the cut and heavy :math:`j+1` above it. The runs end at the first
+    cumulative deficit :math:`D \ge E_j` (the cumulative excess :math:`\sum_{j'\le j} w_{j'}-1`),
+    found for all heavies at once with ``torch.searchsorted``: :math:`O(V \log V)` work, no Python
+    loop, on ``probs``' device. (The usual construction, Vose's, is a sequential sweep.)
+
+    Args:
+        probs: ``[V]`` probabilities (non-negative, summing to one).
+
+    Returns:
+        ``(threshold, alias)``: float64 ``[V]`` in ``[0, 1]`` and int64 ``[V]``. The probability
+        of id :math:`v` is :math:`ig(\mathrm{threshold}_v + \sum_{i:\,\mathrm{alias}_i = v}
+        (1 - \mathrm{threshold}_i)ig)/V`, equal to ``probs`` up to rounding.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    probs = _probabilities(probs, "probs").double()
+    n = probs.numel()
+    w = probs * (n / probs.sum())
+    light = w < 1
+    light[torch.argmax(w)] = False   # rounding can leave every w just below 1; keep one heavy
+    lights, heavies = torch.nonzero(light).flatten(), torch.nonzero(~light).flatten()
+    threshold = torch.ones(n, dtype=torch.float64, device=probs.device)
+    alias = torch.arange(n, device=probs.device)
+    if lights.numel() == 0:     # every w is 1: each bucket keeps its own id
+        return threshold, alias
+    deficit = torch.cumsum(1 - w[lights], 0)                   # D_1..D_a
+    excess = torch.cumsum(w[heavies] - 1, 0)                   # E_1..E_b
+    # Lights 0..cut[j]-1 (0-based) come before heavy bucket j; D at the cut is >= E_j.
+    cut = torch.searchsorted(deficit, excess).clamp_max(lights.numel() - 1) + 1
+    cut[-1] = lights.numel()                                   # rounding: the last run takes the rest
+    # Light i belongs to the run of the first heavy whose cut lies beyond it.
+    run = torch.searchsorted(cut, torch.arange(lights.numel(), device=probs.device), right=True)
+    threshold[lights] = w[lights]
+    alias[lights] = heavies[run]
+    # Heavy bucket j: heavy j below the cut P_j, heavy j+1 above; the last holds only itself.
+    d_cut = deficit[cut - 1]
+    threshold[heavies[:-1]] = (1 - (d_cut[:-1] - excess[:-1])).clamp(0.0, 1.0)
+    alias[heavies[:-1]] = heavies[1:]
+    return threshold, alias
+
+
+class NoiseSampler:
+    r"""Draws ids ``0..V-1`` from a fixed distribution ``probs``: vectorised, seeded, any device.
+
+    ``method="alias"`` (default): Walker's alias method, :func:`alias_table` built once; a draw
+    is one uniform number and two independent gathers, :math:`O(1)` per id whatever :math:`V`.
+    ``method="inverse_cdf"``: ``torch.searchsorted`` in the cumulative table, :math:`O(\log V)`
+    dependent reads per id. Neither does :math:`O(V)` work per call, unlike ``torch.multinomial``,
+    which rebuilds its table every time; ``benchmarks/bench_nce.py`` measures all three.
+
+    Args:
+        probs: ``[V]`` probabilities: non-negative, finite, summing to one within
+            :math:`\sqrt{arepsilon}` of their dtype (e.g. :func:`unigram_noise`).
+        method: ``"alias"`` or ``"inverse_cdf"``.
+
+    Attributes:
+        probs: the probabilities (float64, on ``probs``' device); ``log_probs``: their logs.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+
+    METHODS = ("alias", "inverse_cdf")
+
+    def __init__(self, probs, method: str = "alias"):
+        if method not in self.METHODS:
+            raise ValueError(f"method must be one of {', '.join(map(repr, self.METHODS))}, got {method!r}")
+        probs = _probabilities(probs, "probs").double()
+        self.method = method
+        self.probs = probs
+        self.log_probs = probs.log()
+        if method == "alias":
+            self._threshold, self._alias = alias_table(probs)
+        else:
+            cdf = torch.cumsum(probs, 0)
+            # x / x is exactly 1 in IEEE arithmetic, so cdf[-1] == 1 and u < 1 never lands past
+            # the last id with positive probability.
+            self._cdf = cdf / cdf[-1]
+
+    @classmethod
+    def unigram(cls, counts, alpha: float = 0.75, method: str = "alias") -> NoiseSampler:
+        """The sampler of :func:`unigram_noise` ``(counts, alpha)``."""
+        return cls(unigram_noise(counts, alpha), method)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.probs.numel()
+
+    @property
+    def device(self) -> torch.device:
+        return self.probs.device
+
+    def sample(self, shape, generator: torch.Generator | None = None) -> torch.Tensor:
+        """int64 ids of the given shape (e.g. ``(B, k)``), using ``generator`` when given."""
+        if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+            shape = (int(shape),)
+        try:
+            shape = torch.Size(shape)
+        except (TypeError, ValueError):
+            raise TypeError(f"shape must be an int or a tuple of ints, got {shape!r}") from None
+        if any(s < 0 for s in shape):
+            raise ValueError(f"shape must have non-negative sizes, got {tuple(shape)}")
+        if generator is not None and generator.device.type != self.device.type:
+            raise ValueError(f"generator is on {generator.device} but the sampler on "
+                             f"{self.device}; use torch.Generator(device={str(self.device)!r})")
+        u = torch.rand(shape, dtype=torch.float64, device=self.device, generator=generator)
+        if self.method == "inverse_cdf":
+            return torch.searchsorted(self._cdf, u, right=True)
+        # One uniform gives both the bucket (integer part) and the coin (fractional part).
+        x = u * self.vocab_size
+        bucket = x.long().clamp_max(self.vocab_size - 1)
+        return torch.where(x - bucket < self._threshold[bucket], bucket, self._alias[bucket])
+
+    def __repr__(self) -> str:
+        return f"NoiseSampler(V={self.vocab_size}, method={self.method!r}, device={self.device})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Closed forms for negative sampling
+# ---------------------------------------------------------------------------------------------
+
+def _cooccurrence(counts, name="counts") -> torch.Tensor:
+    counts = torch.as_tensor(counts)
+    if counts.ndim != 2 or counts.numel() == 0 or counts.dtype == torch.bool or counts.is_complex():
+        raise ValueError(f"{name} must be a non-empty [V_w, V_c] table of real counts, got shape "
+                         f"{tuple(counts.shape)} and dtype {counts.dtype}")
+    counts = counts.double()
+    if not torch.isfinite(counts).all() or (counts < 0).any():
+        raise ValueError(f"{name} must be finite and non-negative")
+    empty = torch.nonzero(counts.sum(1) == 0).flatten()
+    if empty.numel():
+        raise ValueError(f"{name} has all-zero rows {empty[:5].tolist()}: a word that never "
+                         f"occurs as a centre word has no shifted PMI; drop those rows")
+    return counts
+
+
+def _noise_for(counts: torch.Tensor, noise_probs) -> torch.Tensor:
+    if noise_probs is None:
+        return counts.sum(0) / counts.sum()
+    q = _probabilities(noise_probs, "noise_probs").to(device=counts.device, dtype=torch.float64)
+    if q.numel() != counts.shape[1]:
+        raise ValueError(f"noise_probs must have one entry per context (counts.shape[1] = "
+                         f"{counts.shape[1]}), got {q.numel()}")
+    return q
+
+
+def shifted_pmi(counts, k: int, noise_probs=None) -> torch.Tensor:
+    r"""The minimiser of the expected negative-sampling loss: :math:`\mathrm{PMI} - \log k`.
+
+    For pairs :math:`(w, c)` drawn from a co-occurrence table with counts :math:`\#(w,c)` and
+    :math:`k` negatives per pair from :math:`q`, each cell's expected loss
+    :math:`\#(w,c)\,\mathrm{softplus}(-s) + k\,\#(w)\,q(c)\,\mathrm{softplus}(s)` is minimised at
+
+    .. math:: s^*_{wc} = \log\frac{\#(w,c)}{\#(w)\,q(c)} - \log k,
+
+    which for the unigram noise :math:`q(c) = \#(c)/|D|` is :math:`\mathrm{PMI}(w,c) - \log k`
+    (Levy and Goldberg 2014); :math:`k = 1` is Su's :math:`\langle u, v\rangle = \mathrm{PMI}`.
+
+    Args:
+        counts: ``[V_w, V_c]`` non-negative co-occurrence counts (rows: centre words, columns:
+            contexts), no all-zero row.
+        k: number of negatives per pair, an integer >= 1.
+        noise_probs: ``[V_c]`` noise distribution (non-negative, sums to one); default the
+            unigram distribution of the contexts, ``counts.sum(0) / counts.sum()``.
+
+    Returns:
+        float64 ``[V_w, V_c]``; ``-inf`` where :math:`\#(w,c) = 0`, ``+inf`` where a context that
+        occurs has :math:`q(c) = 0` (it is never a negative).
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    counts = _cooccurrence(counts)
+    k = _count(k, "k")
+    q = _noise_for(counts, noise_probs)
+    s = counts.log() - counts.sum(1, keepdim=True).log() - q.log() - math.log(k)
+    # A pair that is never seen and never a negative (q = 0) has no loss at all; call it -inf.
+    return torch.where(counts > 0, s, -math.inf)
+
+
+def sgns_population_loss(scores, counts, k: int, noise_probs=None) -> torch.Tensor:
+    r"""Expected negative-sampling loss per positive pair, for a score table :math:`s_{wc}`.
+
+    .. math:: L(s) = \sum_{w,c} P(w,c)\,\mathrm{softplus}(-s_{wc})
+              + k\,P(w)\,q(c)\,\mathrm{softplus}(s_{wc}),
+
+    with :math:`P = \#/|D|` and :math:`P(w)` its row sums: the expectation of
+    :func:`negative_sampling_loss` when pairs are drawn from ``counts`` and negatives from ``q``.
+    Its minimiser over unconstrained scores is :func:`shifted_pmi`.
+
+    Args:
+        scores: ``[V_w, V_c]`` float tensor, e.g. ``U @ V.T`` (differentiable).
+        counts, k, noise_probs: as in :func:`shifted_pmi`.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    scores = _float_tensor(scores, "scores")
+    counts = _cooccurrence(counts).to(scores.device)
+    if scores.shape != counts.shape:
+        raise ValueError(f"scores must have the shape of counts {tuple(counts.shape)}, got "
+                         f"{tuple(scores.shape)}")
+    k = _count(k, "k")
+    q = _noise_for(counts, noise_probs)
+    joint = counts / counts.sum()
+    negatives = k * joint.sum(1, keepdim=True) * q
+    # A cell with no weight adds nothing, even where its score is infinite (0 * inf is NaN).
+    pos = torch.where(joint > 0, joint * F.softplus(-scores), 0.0)
+    neg = torch.where(negatives > 0, negatives * F.softplus(scores), 0.0)
+    return (pos + neg).sum()
+
+
+# ---------------------------------------------------------------------------------------------
+# The chapter's 1-D example: G(x) = -a x^2 - b x^4
+# ---------------------------------------------------------------------------------------------
+
+def quartic_log_z(a: float, b: float) -> float:
+    r""":math:`\log Z` for :math:`Z = \int e^{-a x^2 - b x^4}\,dx`, by adaptive quadrature.
+
+    ``a`` real, ``b > 0`` (or ``b = 0`` with ``a > 0``, the Gaussian). No elementary closed form
+    exists; for :math:`a > 0` it equals
+    :math:`\tfrac12\sqrt{a/b}\,e^{a^2/8b}K_{1/4}(a^2/8b)` (a modified Bessel function), which the
+    tests use as an independent check.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    from scipy import integrate
+
+    a, b = _real(a, "a"), _real(b, "b")
+    if not (math.isfinite(a) and math.isfinite(b)) or b < 0 or (b == 0 and a <= 0):
+        raise ValueError(f"need finite a and b >= 0, and a > 0 when b = 0 (else Z is infinite); "
+                         f"got a={a!r}, b={b!r}")
+    # Subtract the log of the peak (at x = 0 for a >= 0, at x^2 = -a/(2b) otherwise) for a
+    # well-scaled integrand; the integrand is even, so integrate over x >= 0 and double.
+    peak = 0.0 if a >= 0 else a * a / (4 * b)
+    x_peak = 0.0 if a >= 0 else math.sqrt(-a / (2 * b))
+
+    def f(x):
+        return math.exp(-a * x * x - b * x**4 - peak)
+
+    value = integrate.quad(f, x_peak, math.inf, epsabs=0.0, epsrel=1e-12, limit=200)[0]
+    if x_peak > 0:
+        value += integrate.quad(f, 0.0, x_peak, epsabs=0.0, epsrel=1e-12, limit=200)[0]
+    return math.log(2 * value) + peak
+
+
+def sample_quartic(a: float, b: float, shape, generator: torch.Generator | None = None,
+                   dtype=torch.float64, device=None) -> torch.Tensor:
+    r"""Exact samples of :math:`p(x) \propto e^{-a x^2 - b x^4}` by rejection (``a > 0, b >= 0``).
+
+    Proposal :math:`\mathcal N(0, 1/(2a))`, accepted with probability :math:`e^{-b x^4} \le 1`;
+    the acceptance rate is :math:`Z(a,b)/\sqrt{\pi/a}`. Rounds of proposals are drawn as tensors
+    until every slot is filled.
+
+    Args:
+        a, b: the model's parameters; shape: output shape; generator: a ``torch.Generator``
+            (on ``device``) for reproducible draws.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    a, b = _positive(a, "a"), _real(b, "b")
+    if not (math.isfinite(b) and b >= 0):
+        raise ValueError(f"b must be a finite number >= 0, got {b!r}")
+    shape = torch.Size([shape] if isinstance(shape, numbers.Integral) else shape)
+    n = shape.numel()
+    device = torch.device("cpu") if device is None else torch.device(device)
+    accept_rate = math.exp(quartic_log_z(a, b)) / math.sqrt(math.pi / a)
+    out, filled, std = torch.empty(n, dtype=dtype, device=device), 0, math.sqrt(0.5 / a)
+    while filled < n:
+        m = int((n - filled) / accept_rate * 1.1) + 64
+        x = torch.randn(m, dtype=dtype, device=device, generator=generator) * std
+        keep = x[torch.rand(m, dtype=dtype, device=device, generator=generator) < torch.exp(-b * x**4)]
+        take = min(keep.numel(), n - filled)
+        out[filled:filled + take] = keep[:take]
+        filled += take
+    return out.reshape(shape)
+
+
+@dataclass(frozen=True)
+class Noise1D:
+    """A 1-D noise density for NCE: ``"gaussian"`` :math:`\\mathcal N(loc, width^2)` or
+    ``"uniform"`` on ``[loc - width, loc + width]``.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+
+    family: str = "gaussian"
+    loc: float = 0.0
+    width: float = 1.0
+
+    def __post_init__(self):
+        if self.family not in ("gaussian", "uniform"):
+            raise ValueError(f"family must be 'gaussian' or 'uniform', got {self.family!r}")
+        loc = _real(self.loc, "loc")
+        if not math.isfinite(loc):
+            raise ValueError(f"loc must be finite, got {self.loc!r}")
+        _positive(self.width, "width")
+
+    def sample(self, shape, generator=None, dtype=torch.float64, device=None) -> torch.Tensor:
+        shape = torch.Size([shape] if isinstance(shape, numbers.Integral) else shape)
+        if self.family == "gaussian":
+            z = torch.randn(shape, dtype=dtype, device=device, generator=generator)
+        else:
+            z = 2 * torch.rand(shape, dtype=dtype, device=device, generator=generator) - 1
+        return self.loc + self.width * z
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """:math:`\\log p_n(x)`, ``-inf`` outside a uniform's support."""
+        if self.family == "gaussian":
+            z = (x - self.loc) / self.width
+            return -0.5 * z * z - math.log(self.width * math.sqrt(2 * math.pi))
+        inside = (x - self.loc).abs() <= self.width
+        return torch.where(inside, -math.log(2 * self.width), -math.inf).to(x.dtype)
+
+    def pdf(self, x: np.ndarray) -> np.ndarray:
+        """The density on a NumPy grid (for quadrature and plots)."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.family == "gaussian":
+            z = (x - self.loc) / self.width
+            return np.exp(-0.5 * z * z) / (self.width * math.sqrt(2 * math.pi))
+        return np.where(np.abs(x - self.loc) <= self.width, 0.5 / self.width, 0.0)
+
+
+@dataclass
+class QuarticFit:
+    """NCE estimates for :math:`G = -a x^2 - b x^4` with log normaliser ``log_z``; each field has
+    the leading shape of the problems. ``converged``: Newton's decrement fell below tolerance."""
+
+    a: torch.Tensor
+    b: torch.Tensor
+    log_z: torch.Tensor
+    iterations: int
+    converged: torch.Tensor
+
+
+def _quartic_g(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    x2 = x * x
+    return -theta[..., 0:1] * x2 - theta[..., 1:2] * x2 * x2
+
+
+def fit_quartic_nce(x_data, x_noise, noise: Noise1D, nu: float | None = None,
+                    max_iter: int = 100, tol: float = 1e-10) -> QuarticFit:
+    r"""Fit :math:`(a, b, c)` of :math:`G = -a x^2 - b x^4 - c` by minimising :func:`nce_loss`.
+
+    The logit is affine in :math:`\theta = (a, b, c)`, so the loss is convex and Newton's method
+    (gradient and Hessian by autograd through :func:`nce_loss`, step halving until the loss
+    decreases) converges in a few steps. Independent problems along the leading dimensions are
+    solved together; their losses are summed, which keeps them independent.
+
+    Args:
+        x_data: data ``[..., N]``; x_noise: noise samples ``[..., M]`` drawn from ``noise``.
+        noise: the :class:`Noise1D` that produced ``x_noise``.
+        nu: noise-to-data ratio; default ``M / N``.
+        max_iter: Newton iterations at most; tol: stop when every problem's Newton decrement
+            :math:`g^\top H^{-1} g / 2` is below ``tol``.
+
+    Returns:
+        A :class:`QuarticFit`.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    x_data, x_noise = _float_tensor(x_data, "x_data"), _float_tensor(x_noise, "x_noise")
+    if not isinstance(noise, Noise1D):
+        raise TypeError(f"noise must be a Noise1D, got {type(noise).__name__}")
+    max_iter = _count(max_iter, "max_iter")
+    lead = x_data.shape[:-1]
+    pn_data, pn_noise = noise.log_prob(x_data), noise.log_prob(x_noise)
+
+    # Start from the Gaussian with the data's variance (b = 0): a normalised model near the data.
+    var = x_data.var(-1).clamp_min(1e-12)
+    theta = torch.stack([0.5 / var, torch.zeros_like(var), 0.5 * torch.log(2 * math.pi * var)], -1)
+
+    def losses(th):
+        return nce_loss(_quartic_g(th, x_data), _quartic_g(th, x_noise), pn_data, pn_noise,
+                        th[..., 2], nu)
+
+    converged = torch.zeros(lead, dtype=torch.bool, device=x_data.device)
+    for iteration in range(1, max_iter + 1):
+        th = theta.detach().requires_grad_(True)
+        loss = losses(th)
+        (grad,) = torch.autograd.grad(loss.sum(), th, create_graph=True)
+        hess = torch.stack([torch.autograd.grad(grad[..., i].sum(), th, retain_graph=i < 2)[0]
+                            for i in range(3)], -2)
+        grad, hess, loss = grad.detach(), hess.detach(), loss.detach()
+        # A tiny ridge keeps the solve defined where the data cannot separate x^2 from x^4.
+        ridge = 1e-12 * hess.diagonal(dim1=-2, dim2=-1).abs().amax(-1)[..., None, None]
+        step = torch.linalg.solve(hess + ridge * torch.eye(3, dtype=hess.dtype, device=hess.device), grad)
+        decrement = 0.5 * (grad * step).sum(-1)
+        converged = decrement < tol
+        if bool(converged.all()):
+            break
+        t = torch.ones(lead, dtype=theta.dtype, device=theta.device)
+        with torch.no_grad():
+            for _ in range(30):   # halve each problem's step until its loss decreases
+                new = losses(theta - t[..., None] * step)
+                worse = ~(new <= loss) & ~converged
+                if not bool(worse.any()):
+                    break
+                t = torch.where(worse, t / 2, t)
+            theta = torch.where(converged[..., None], theta, theta - t[..., None] * step)
+    return QuarticFit(a=theta[..., 0], b=theta[..., 1], log_z=theta[..., 2], iterations=iteration,
+                      converged=converged)
+
+
+def nce_asymptotic_covariance(a: float, b: float, noise: Noise1D, nu: float) -> np.ndarray:
+    r"""Asymptotic covariance of the NCE estimate of :math:`(a, b, c)`, times :math:`N`.
+
+    For :math:`N` data and :math:`\nu N` noise samples (Gutmann and Hyvärinen 2012; it follows from
+    the sandwich formula, the Hessian and the score covariance both being weighted by :math:`P_\nu`),
+
+    .. math:: N\,\mathrm{Cov}(\hat\theta) \to I_\nu^{-1} - \Big(1 + \frac1\nu\Big) I_\nu^{-1} m m^\top I_\nu^{-1},
+        \quad I_\nu = \mathbb E_d[P_\nu \phi\phi^\top],\ m = \mathbb E_d[P_\nu\phi],\
+        P_\nu = \frac{\nu p_n}{p_d + \nu p_n},
+
+    with :math:`\phi = \nabla_\theta h = -(x^2, x^4, 1)`, integrated by quadrature at the true
+    parameters. ``nu = math.inf`` gives the limit :math:`P_\nu = 1`, which is the maximum-likelihood
+    covariance (the Fisher information's inverse for :math:`(a,b)`; for :math:`c`, the delta
+    method's variance of :math:`\log Z(\hat a, \hat b)`).
+
+    Returns:
+        a ``3 x 3`` NumPy array (order a, b, c).
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    from scipy import integrate
+
+    if not isinstance(noise, Noise1D):
+        raise TypeError(f"noise must be a Noise1D, got {type(noise).__name__}")
+    nu = _real(nu, "nu")
+    if not nu > 0:
+        raise ValueError(f"nu must be > 0 (math.inf for the limit), got {nu!r}")
+    log_z = quartic_log_z(a, b)
+
+    def integrand(x):
+        p_d = math.exp(-a * x * x - b * x**4 - log_z)
+        weight = 1.0 if math.isinf(nu) else (nu * noise.pdf(x) / (p_d + nu * noise.pdf(x)) if p_d > 0 else 1.0)
+        phi = -np.array([x * x, x**4, 1.0])
+        return p_d * weight * np.concatenate([np.outer(phi, phi).ravel(), phi])
+
+    breaks = [] if noise.family == "gaussian" else [noise.loc - noise.width, noise.loc + noise.width]
+    # Beyond |x| = edge the data density is below e^-80 of its peak (the integrand's x^8 included).
+    edge = math.sqrt(abs(a) / b) + (80.0 / b) ** 0.25 if b > 0 else math.sqrt(80.0 / a)
+    lo, hi = -edge, edge
+    pieces = sorted({lo, hi, *[p for p in breaks if lo < p < hi]})
+    total = sum(integrate.quad_vec(integrand, x0, x1, epsabs=1e-13, epsrel=1e-10)[0]
+                for x0, x1 in zip(pieces[:-1], pieces[1:]))
+    info, m = total[:9].reshape(3, 3), total[9:]
+    inv = np.linalg.inv(info)
+    factor = 1.0 if math.isinf(nu) else 1.0 + 1.0 / nu
+    return inv - factor * inv @ np.outer(m, m) @ inv
+
+
+# ---------------------------------------------------------------------------------------------
+# A synthetic corpus and skip-gram training
+# ---------------------------------------------------------------------------------------------
+
+def topic_corpus(vocab_size: int = 30, n_topics: int = 3, n_pairs: int = 200_000,
+                 generator: torch.Generator | None = None, zipf: float = 1.0):
+    r"""Synthetic (centre, context) pairs from a topic model with a Zipf-like vocabulary.
+
+    Word frequencies follow :math:`\mathrm{rank}^{-\text{zipf}}`; topic :math:`t` tilts them by a
+    smooth bump over the vocabulary, so words of one topic co-occur. A pair draws a topic, then
+    both words independently from it: :math:`P(w,c) = \sum_t \pi_t\,\varphi_t(w)\,\varphi_t(c)`,
+    positive everywhere.
+
+    Returns:
+        ``(centres, contexts, joint)``: int64 ``[n_pairs]`` twice and the float64 ``[V, V]``
+        joint distribution they were drawn from.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    vocab_size, n_topics, n_pairs = (_count(v, n) for v, n in
+                                     ((vocab_size, "vocab_size"), (n_topics, "n_topics"), (n_pairs, "n_pairs")))
+    words = torch.arange(vocab_size, dtype=torch.float64)
+    base = (words + 1) ** -_real(zipf, "zipf")
+    centres = (torch.arange(n_topics, dtype=torch.float64) + 0.5) / n_topics
+    # Circular distance between each word's position and each topic's centre.
+    d = (words[None, :] / vocab_size - centres[:, None] + 0.5) % 1.0 - 0.5
+    phi = base * torch.exp(2.0 * torch.cos(2 * math.pi * d))
+    phi = phi / phi.sum(1, keepdim=True)
+    joint = torch.einsum("tw,tc->wc", phi, phi) / n_topics
+    cells = NoiseSampler(joint.flatten() / joint.sum()).sample(n_pairs, generator)
+    return cells // vocab_size, cells % vocab_size, joint / joint.sum()
+
+
+def train_sgns(centres, contexts, vocab_size: int, k: int, alpha: float = 1.0, dim: int | None = None,
+               steps: int = 2000, batch: int = 1024, lr: float = 0.05, seed: int = 0):
+    r"""Train skip-gram with negative sampling on a list of pairs; return the score table.
+
+    Positive pairs are drawn uniformly from the corpus, :math:`k` negatives per pair from
+    :func:`unigram_noise` of the context counts with exponent ``alpha``; Adam minimises
+    :func:`negative_sampling_loss` with a learning rate decaying linearly to 0. With
+    ``dim >= vocab_size`` (default ``vocab_size``) the scores :math:`s = U V^\top` can take any
+    value, so they approach :func:`shifted_pmi` of the corpus counts.
+
+    Returns:
+        ``(scores [V, V], losses [steps])`` as float64 tensors, detached.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    vocab_size, k = _count(vocab_size, "vocab_size"), _count(k, "k")
+    steps, batch = _count(steps, "steps"), _count(batch, "batch")
+    dim = vocab_size if dim is None else _count(dim, "dim")
+    for name, ids in (("centres", centres), ("contexts", contexts)):
+        if not isinstance(ids, torch.Tensor) or ids.dtype != torch.int64:
+            raise TypeError(f"{name} must be an int64 tensor of word ids, got "
+                            f"{getattr(ids, 'dtype', type(ids).__name__)}")
+    if centres.shape != contexts.shape or centres.ndim != 1 or centres.numel() == 0:
+        raise ValueError(f"centres and contexts must be non-empty, 1-D and of one length, got "
+                         f"{tuple(centres.shape)} and {tuple(contexts.shape)}")
+    if min(centres.min(), contexts.min()) < 0 or max(centres.max(), contexts.max()) >= vocab_size:
+        raise ValueError(f"centres and contexts must hold ids in 0..{vocab_size - 1} (vocab_size)")
+    device = centres.device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    counts = torch.bincount(contexts, minlength=vocab_size)
+    sampler = NoiseSampler.unigram(counts, alpha)
+    u = (0.1 * torch.randn(vocab_size, dim, dtype=torch.float64, generator=gen, device=device)).requires_grad_(True)
+    v = (0.1 * torch.randn(vocab_size, dim, dtype=torch.float64, generator=gen, device=device)).requires_grad_(True)
+    opt = torch.optim.Adam([u, v], lr=lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1.0 - i / steps)
+    losses = torch.empty(steps, dtype=torch.float64, device=device)
+    for step in range(steps):
+        pick = torch.randint(centres.numel(), (batch,), generator=gen, device=device)
+        negatives = sampler.sample((batch, k), gen)
+        loss = negative_sampling_loss(u[centres[pick]], v[contexts[pick]], v[negatives])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        schedule.step()
+        losses[step] = loss.detach()
+    return (u @ v.T).detach(), losses
+
+
+# ---------------------------------------------------------------------------------------------
+# Slider demos
+# ---------------------------------------------------------------------------------------------
+
+def _quartic_density(a, b, x):
+    return np.exp(-a * x * x - b * x**4 - quartic_log_z(a, b))
+
+
+def plot_quartic_nce(a: float = 0.5, b: float = 0.25, nu: float = 1.0, noise: str = "gaussian",
+                     width: float = 1.0, n: int | None = None, seed: int = 0):
+    r"""Slider demo: NCE on :math:`e^{-a x^2 - b x^4}`; fitted density and classifier.
+
+    Left: a histogram of ``n`` data, the true density, the noise density and the NCE fit, with
+    :math:`\hat c` against :math:`\log Z` from quadrature. Right: the fitted classifier
+    :math:`\sigma(h(x))` against the Bayes-optimal :math:`p_d/(p_d + \nu p_n)`.
+    ``noise`` is ``"gaussian"`` (std ``width``) or ``"uniform"`` (on ``[-width, width]``).
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    from companion import budget, style
+
+    n = budget(full=4000, smoke=1000) if n is None else n
+    noise_ = Noise1D(noise, 0.0, width)
+    gen = torch.Generator().manual_seed(seed)
+    x_data = sample_quartic(a, b, n, gen)
+    m = max(1, round(nu * n))
+    x_noise = noise_.sample(m, gen)
+    fit = fit_quartic_nce(x_data, x_noise, noise_, nu=nu)
+    a_hat, b_hat, c_hat = fit.a.item(), fit.b.item(), fit.log_z.item()
+    log_z = quartic_log_z(a, b)
+    sd = math.sqrt(nce_asymptotic_covariance(a, b, noise_, nu)[2, 2] / n)
+
+    span = max(3.5, float(x_data.abs().max()) + 0.3)
+    x = np.linspace(-span, span, 600)
+    p_true = _quartic_density(a, b, x)
+    with np.errstate(over="ignore"):   # a fit from noise that misses the tails can have b < 0
+        p_fit = np.exp(np.minimum(-a_hat * x * x - b_hat * x**4 - c_hat, 50.0))
+    fig, (left, right) = style.figure(1, 2, width=9.0, height=3.4)
+    left.hist(x_data.numpy(), bins=60, density=True, alpha=0.35, color=style.COLORS[0], label=f"{n} data")
+    left.plot(x, p_true, color="black", lw=1.5, label="true density")
+    left.plot(x, noise_.pdf(x), color=style.COLORS[4], ls=":", label="noise")
+    left.plot(x, p_fit, color=style.COLORS[1], ls="--", label=r"NCE: $e^{G-\hat c}$")
+    left.set(xlabel="x", ylabel="density", xlim=(-span, span), ylim=(0, 1.35 * p_true.max()),
+             title=rf"$\hat c={c_hat:.3f}$, $\log Z={log_z:.3f}$ (sd $\approx${sd:.3f})")
+    left.legend(fontsize=7, loc="upper right")
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        bayes = p_true / (p_true + nu * noise_.pdf(x))
+        h = -a_hat * x * x - b_hat * x**4 - c_hat - np.log(nu * noise_.pdf(x))
+    right.plot(x, bayes, color="black", lw=2.5, alpha=0.4, label=r"Bayes: $p_d/(p_d+\nu p_n)$")
+    right.plot(x, 1 / (1 + np.exp(-h)), color=style.COLORS[1], ls="--", label=r"NCE: $\sigma(h)$")
+    right.set(xlabel="x", ylabel="P(data | x)", ylim=(-0.03, 1.03), xlim=(-span, span),
+              title=rf"classifier, $\nu={nu:g}$: $\hat a={a_hat:.2f}$, $\hat b={b_hat:.2f}$")
+    right.legend(fontsize=7, loc="lower center")
+    return fig
+
+
+def plot_negative_sampling(k: int = 1, alpha: float = 1.0, steps: int | None = None,
+                           n_pairs: int | None = None, seed: int = 0):
+    r"""Slider demo: skip-gram with ``k`` negatives from :math:`q \propto \mathrm{count}^\alpha`
+    on a synthetic corpus (30 words, full-rank vectors); learned scores against the closed form
+    :func:`shifted_pmi` for this noise, and against :math:`\mathrm{PMI} - \log k`.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    from companion import budget, style
+
+    steps = budget(full=1500, smoke=150) if steps is None else steps
+    n_pairs = budget(full=200_000, smoke=20_000) if n_pairs is None else n_pairs
+    gen = torch.Generator().manual_seed(seed)
+    centres, contexts, _ = topic_corpus(30, 3, n_pairs, gen)
+    counts = torch.zeros(30, 30, dtype=torch.float64)
+    counts.index_put_((centres, contexts), torch.ones(centres.numel(), dtype=torch.float64), accumulate=True)
+    scores, _ = train_sgns(centres, contexts, 30, k, alpha, steps=steps, seed=seed)
+    q = unigram_noise(counts.sum(0), alpha)
+    target = shifted_pmi(counts, k, q)
+    pmi_k = shifted_pmi(counts, k)
+    weight = counts / counts.sum()
+    seen = counts > 0
+    rms = math.sqrt(float((weight * (scores - target) ** 2)[seen].sum()))
+
+    fig, (left, right) = style.figure(1, 2, width=9.0, height=3.4)
+    lo, hi = float(target[seen].min()) - 0.3, float(target[seen].max()) + 0.3
+    left.scatter(target[seen], scores[seen], s=6, alpha=0.5, color=style.COLORS[0])
+    left.plot([lo, hi], [lo, hi], color="black", lw=1)
+    left.set(xlabel=r"closed form $\log\frac{\#(w,c)}{\#(w)\,q(c)} - \log k$",
+             ylabel=r"learned $\langle u_w, v_c\rangle$",
+             title=rf"$k={k}$, $\alpha={alpha:g}$: weighted RMS error {rms:.3f}")
+    right.scatter(pmi_k[seen], scores[seen], s=6, alpha=0.5, color=style.COLORS[1])
+    right.plot([lo, hi], [lo, hi], color="black", lw=1)
+    right.set(xlabel=r"PMI$(w,c) - \log k$", ylabel=r"learned $\langle u_w, v_c\rangle$",
+              title="against PMI - log k" + (" (exact for α = 1)" if alpha == 1 else ""))
+    return fig
