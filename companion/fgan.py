@@ -999,7 +999,7 @@ def plot_bound(mu_q: float = 1.0, sigma_q: float = 1.25, s: float = 0.75):
             ratios.append([_bound_on_grid(div, log_p, log_q, x, a).item() / truth[-1]
                            for a in s_axis.tolist()])
 
-    fig, (left, middle, right) = figure(1, 3, width=10.4, height=3.3,
+    fig, (left, middle, right) = figure(1, 3, width=9.6, height=3.2,
                                         gridspec_kw={"width_ratios": [1, 1.5, 1.2]})
     left.plot(x, log_p.exp(), color=COLORS[0], label="$p = \\mathcal{N}(0, 1)$")
     left.plot(x, log_q.exp(), color=COLORS[1], label=f"$q = \\mathcal{{N}}({mu_q:g}, {sigma_q:g}^2)$")
