@@ -580,8 +580,8 @@ def divergence_quad(log_p: Callable, log_q: Callable, name: str, lo: float = -ma
 def normal_log_prob(x: torch.Tensor, mu, sigma) -> torch.Tensor:
     r"""Log density of :math:`\mathcal N(\mu, \sigma^2)` at ``x`` (``mu``, ``sigma`` numbers or
     tensors that broadcast with ``x``)."""
-    return -0.5 * ((x - mu) / sigma) ** 2 - torch.log(torch.as_tensor(sigma, dtype=x.dtype)) \
-        - 0.5 * math.log(2 * math.pi)
+    log_sigma = torch.log(torch.as_tensor(sigma, dtype=x.dtype, device=x.device))
+    return -0.5 * ((x - mu) / sigma) ** 2 - log_sigma - 0.5 * math.log(2 * math.pi)
 
 
 CLOSED_FORM = ("kl", "reverse_kl", "jeffrey", "squared_hellinger", "pearson_chi2", "neyman_chi2")

@@ -49,8 +49,24 @@ FORMULAS = {
 }
 
 
+# dom f* as (lo, hi, lo included, hi included), from the conjugates derived by hand
+DOMAINS = {
+    "total_variation": (-0.5, 0.5, True, True),
+    "kl": (-math.inf, math.inf, False, False),
+    "reverse_kl": (-math.inf, 0.0, False, False),
+    "pearson_chi2": (-2.0, math.inf, True, False),
+    "neyman_chi2": (-math.inf, 1.0, False, True),
+    "squared_hellinger": (-math.inf, 1.0, False, False),
+    "jeffrey": (-math.inf, math.inf, False, False),
+    "jensen_shannon": (-math.inf, 0.5 * math.log(2), False, False),
+    "gan": (-math.inf, 0.0, False, False),
+}
+
+
 def test_registry_has_su_eight_rows_and_the_gan():
-    assert set(NAMES) == set(FORMULAS)
+    assert set(NAMES) == set(FORMULAS) == set(DOMAINS)
+    for name, (lo, hi, lo_in, hi_in) in DOMAINS.items():
+        assert fgan.get(name).domain == (lo, hi) and fgan.get(name).closed == (lo_in, hi_in), name
     assert fgan.get("pearson_chi2").su_label == "Neyman χ²"
     assert fgan.get("neyman_chi2").su_label == "Pearson χ²"
     for name in NAMES:
@@ -177,6 +193,8 @@ def test_activation_maps_the_real_line_into_the_domain(name):
     div = fgan.get(name)
     v = torch.linspace(-30, 30, 6001)
     t = div.activation(v)
+    lo, hi, lo_in, hi_in = DOMAINS[name]
+    assert ((t >= lo) if lo_in else (t > lo)).all() and ((t <= hi) if hi_in else (t < hi)).all()
     assert div.contains(t).all()
     assert torch.isfinite(div.conjugate(t)).all()
     middle = v.abs() <= 15
@@ -423,6 +441,22 @@ def test_losses_drive_the_bound():
         torch.testing.assert_close(nonsat, -fgan.get(name).activation(v_fake).mean())
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_kernels_on_cuda_match_cpu():
+    v_p, v_q = rand(1000, seed=11), rand(900, seed=12)
+    x = torch.linspace(-10, 10, 2001)
+    lp, lq = fgan.normal_log_prob(x, 0.0, 1.0), fgan.normal_log_prob(x, 1.0, 1.2)
+    for name in NAMES:
+        on_gpu = fgan.variational_bound(v_p.cuda(), v_q.cuda(), name)
+        assert on_gpu.is_cuda
+        torch.testing.assert_close(on_gpu.cpu(), fgan.variational_bound(v_p, v_q, name))
+        critic = fgan.optimal_critic(lp.cuda(), lq.cuda(), name)
+        assert critic.is_cuda
+        torch.testing.assert_close(critic.cpu(), fgan.optimal_critic(lp, lq, name))
+        grid = fgan.divergence_on_grid(fgan.normal_log_prob(x.cuda(), 0.0, 1.0), lq.cuda(), x.cuda(), name)
+        torch.testing.assert_close(grid.cpu(), fgan.divergence_on_grid(lp, lq, x, name))
+
+
 # ----------------------------------------------------------------------------------------------
 # mixtures, fitting and training
 
@@ -450,6 +484,28 @@ def moment_matching():
     return mean, math.sqrt(var)
 
 
+def independent_fit(name, init=(0.0, 1.0)):
+    """argmin over (mu, sigma) of the divergence, by NumPy trapezoids of the formulas above and
+    Nelder–Mead: the same grid as the package's fit, none of its code."""
+    x = np.linspace(-15, 15, 6001)
+    p = sum(w * stats.norm.pdf(x, m, s) for w, m, s in zip(W, M, S))
+
+    def objective(theta):
+        return np.trapezoid(FORMULAS[name](p, stats.norm.pdf(x, theta[0], np.exp(theta[1]))), x)
+
+    res = optimize.minimize(objective, [init[0], math.log(init[1])], method="Nelder-Mead",
+                            options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 2000})
+    return res.x[0], math.exp(res.x[1])
+
+
+@pytest.mark.parametrize("name", ["kl", "reverse_kl", "jensen_shannon", "squared_hellinger"])
+def test_direct_fit_matches_an_independent_minimisation(name):
+    x = torch.linspace(-15, 15, 6001)
+    fit = fgan.fit_gaussian_by_quadrature(fgan.mixture_log_prob(x, W, M, S), x, name, init=(0.0, 1.0))
+    mu, sigma = independent_fit(name)
+    assert fit["mu"] == pytest.approx(mu, abs=1e-4) and fit["sigma"] == pytest.approx(sigma, abs=1e-4)
+
+
 def test_direct_kl_fit_is_moment_matching():
     x = torch.linspace(-15, 15, 6001)
     fit = fgan.fit_gaussian_by_quadrature(fgan.mixture_log_prob(x, W, M, S), x, "kl", init=(0.0, 1.0))
@@ -465,13 +521,12 @@ def test_direct_reverse_kl_fit_seeks_the_heavier_mode():
 
 @pytest.mark.parametrize("name", ["kl", "squared_hellinger"])
 def test_one_dimensional_fgan_lands_near_the_quadrature_optimum(name):
-    x = torch.linspace(-15, 15, 6001)
-    best = fgan.fit_gaussian_by_quadrature(fgan.mixture_log_prob(x, W, M, S), x, name, init=(0.0, 1.0))
+    best_mu, best_sigma = independent_fit(name)
     torch.set_default_dtype(torch.float32)
     history = fgan.train_fgan(lambda n, g: fgan.mixture_sample(n, W, M, S, g), name, steps=400,
                               batch_size=256, hidden=16, lr_generator=0.02, seed=0, progress=False)
     mu, sigma = np.mean(history["mu"][-100:]), np.mean(history["sigma"][-100:])
-    assert mu == pytest.approx(best["mu"], abs=0.15) and sigma == pytest.approx(best["sigma"], abs=0.15)
+    assert mu == pytest.approx(best_mu, abs=0.15) and sigma == pytest.approx(best_sigma, abs=0.15)
     again = fgan.train_fgan(lambda n, g: fgan.mixture_sample(n, W, M, S, g), name, steps=20,
                             batch_size=256, hidden=16, lr_generator=0.02, seed=0, progress=False)
     assert again["mu"] == history["mu"][:20]  # seeded: the same run twice
@@ -562,6 +617,28 @@ def test_other_shape_and_argument_errors():
         fgan.plot_bound(s=1.5)
     with pytest.raises(ValueError, match="steps must be an integer >= 1"):
         fgan.train_fgan(lambda n, g: torch.zeros(n, 1), "kl", steps=0, progress=False)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: fgan.mixture_log_prob(torch.zeros(3), (0.5, 0.5), (0, 1), (1, 0)), ValueError,
+     r"stds must be > 0, got \[1.0, 0.0\]"),
+    (lambda: fgan.plot_conjugate("kl", xi=0), ValueError, "xi must be a finite number > 0, got 0"),
+    (lambda: fgan.plot_conjugate("chi", xi=1), ValueError, "unknown f-divergence 'chi'"),
+    (lambda: fgan.wright_omega_log([1.0]), TypeError, "x must be a torch.Tensor, got list"),
+    (lambda: fgan.optimal_critic(np.zeros(3), torch.zeros(3), "kl"), TypeError, "log_p must be a torch.Tensor"),
+    (lambda: fgan.fit_gaussian_by_quadrature(torch.zeros(5), torch.linspace(0, 1, 5), "kl", init=(0, -1)),
+     ValueError, r"init\[1\] must be a finite number > 0, got -1"),
+    (lambda: fgan.GaussianGenerator(sigma=0.0), ValueError, "sigma must be a finite number > 0"),
+    (lambda: fgan.Critic(hidden=0), ValueError, "hidden must be an integer >= 1, got 0"),
+    (lambda: fgan.estimate_divergence(None, None, "hellinger"), ValueError,
+     "unknown f-divergence 'hellinger'; known: .*squared_hellinger"),
+    (lambda: fgan.gaussian_divergence("kl", "a", 1, 0, 1), TypeError, "mu_p must be a number, got 'a'"),
+    (lambda: fgan.mixture_sample(0, (1.0,), (0.0,), (1.0,), torch.Generator()), ValueError,
+     "n must be an integer >= 1, got 0"),
+])
+def test_more_bad_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
 
 
 def test_quadrature_reports_infinite_divergences_and_failures():
