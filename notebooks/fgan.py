@@ -69,7 +69,7 @@ print(f"{STEPS_ESTIMATE} critic steps per estimate, {STEPS_GAN} f-GAN steps per 
 # \mathcal D_f(P\,\|\,Q) = \int q(x)\, f\!\left(\frac{p(x)}{q(x)}\right) dx .
 # $$ (eq-fdiv)
 #
-# Su asks three things of $f$: it maps $[0, \infty)$ to $\mathbb R$, $f(1) = 0$, and $f$ is convex.
+# Su asks three things of $f$: it maps $(0, \infty)$ to $\mathbb R$, $f(1) = 0$, and $f$ is convex.
 # The last two make {eq}`eq-fdiv` a divergence. Jensen's inequality moves the average inside the
 # convex $f$, and the ratio averages to one under $Q$:
 #
@@ -78,8 +78,8 @@ print(f"{STEPS_ESTIMATE} critic steps per estimate, {STEPS_GAN} f-GAN steps per 
 # \;\ge\; f\!\left(\mathbb E_{x\sim Q}\left[\frac{p}{q}\right]\right) = f(1) = 0 .
 # $$ (eq-jensen)
 #
-# If $f$ is strictly convex, equality forces $p/q$ to be constant, hence $P = Q$. (A divergence is
-# not a distance: most are not symmetric and none needs the triangle inequality.)
+# If $f$ is strictly convex, equality forces $p/q$ to be constant, hence $P = Q$. (A divergence
+# need not be a distance: most are not symmetric, and few satisfy the triangle inequality.)
 #
 # Different $f$ give the familiar divergences. The package keeps Su's eight rows and the original
 # GAN's in a registry, `fgan.DIVERGENCES`:
@@ -352,7 +352,8 @@ demo(fgan.plot_bound, mu_q=Range(0.5, 1.5, step=0.5, value=1.0, label="mean of Q
 #
 # A neural network's last linear layer outputs any real number $v$, but the bound needs
 # $T \in \operatorname{dom} f^*$: outside, $f^*$ is infinite or its formula is wrong. So the
-# network ends with an **activation** $a$ that maps $\mathbb R$ onto the domain, and
+# network ends with an **activation** $a$ that maps $\mathbb R$ into the domain (onto all of it
+# but possibly its ends), and
 # $T(x) = a(v(x))$. Su's advice: the activation should be defined on all of $\mathbb R$ and
 # reach the whole domain; it should be smooth (exponentials and softplus, not clipping or ReLU);
 # and it should make $f^* \circ a$ simple. The table's choices do the last well: for Hellinger,
@@ -435,10 +436,10 @@ fig
 
 # %% [markdown]
 # Most rows are within a few percent of the truth after the first few hundred steps and then
-# fluctuate with the noise of the held-out average (the full run: all rows but Neyman $\chi^2$
-# end within 3%, Neyman $\chi^2$ about 15% low). Which rows are hard? The estimator is an average of $T$ under $P$ and of
-# $f^*(T)$ under $Q$, so its noise depends on how heavy-tailed those two terms are *at the
-# optimum*. That can be computed without any training: draw samples, evaluate $T^*$ and
+# fluctuate with the noise of the held-out average (in the full run every row but Neyman
+# $\chi^2$ ends within 3% of the truth, Neyman $\chi^2$ about 15% low). Which rows are hard? The
+# estimator is an average of $T$ under $P$ and of $f^*(T)$ under $Q$, so its noise depends on how
+# heavy-tailed those two terms are *at the optimum*. That can be computed without any training: draw samples, evaluate $T^*$ and
 # $f^*(T^*)$ exactly, and measure the standard deviation of one sample's contribution, relative
 # to the divergence.
 
@@ -546,7 +547,7 @@ print(f"KL bound with roles swapped: {swapped:.4f} ± {error:.4f} (one standard 
 # both modes: for KL the optimum matches the mixture's mean and variance, $\mu = 0.8$,
 # $\sigma = \sqrt{0.49 + 4 - 0.64} \approx 1.962$. Reverse KL $\int q\log\frac qp$ punishes
 # $q > 0$ where $p \approx 0$, so its best Gaussian hides inside one mode. Jensen–Shannon and
-# Hellinger are bounded and symmetric, and land in between.
+# Hellinger are bounded and symmetric, and sit between the two.
 #
 # Two ways to find the best Gaussian. **Directly**: the divergence is a one-dimensional integral,
 # computed on a fine grid (`fgan.divergence_on_grid`, trapezoidal rule, $x \in [-15, 15]$, 6001
