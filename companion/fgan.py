@@ -388,7 +388,10 @@ def get(name: str) -> FDivergence:
 
 
 def table() -> str:
-    """The registry as a plain-text table: name, divergence, f, conjugate, domain, activation."""
+    """The registry as a plain-text table: name, divergence, f, conjugate, domain, activation.
+
+    Introduced in: f-GAN (kexue.fm/archives/6016).
+    """
     rows = [(d.name, d.formula, d.f_formula, d.conjugate_formula, d.domain_str(), d.activation_formula)
             for d in DIVERGENCES.values()]
     return "\n".join(" | ".join(row) for row in rows)
@@ -458,6 +461,10 @@ def optimal_critic(log_p: torch.Tensor, log_q: torch.Tensor, name: str, *,
         raw: return :math:`T^*` (``False``) or the raw output :math:`v^*` with
             ``activation(v*) = T*`` (``True``; infinite where the activation only approaches
             :math:`T^*`, e.g. :math:`\pm\infty` for total variation where :math:`p \ne q`).
+
+    Where :math:`p/q` is extreme, :math:`T^*` can round onto an open end of dom f* (e.g.
+    :math:`\frac12\log 2` for Jensen–Shannon); evaluate the bound there from the raw values and
+    the fused forms (``raw=True``), which stay finite.
 
     Introduced in: f-GAN (kexue.fm/archives/6016).
     """
@@ -579,7 +586,10 @@ def divergence_quad(log_p: Callable, log_q: Callable, name: str, lo: float = -ma
 
 def normal_log_prob(x: torch.Tensor, mu, sigma) -> torch.Tensor:
     r"""Log density of :math:`\mathcal N(\mu, \sigma^2)` at ``x`` (``mu``, ``sigma`` numbers or
-    tensors that broadcast with ``x``)."""
+    tensors that broadcast with ``x``).
+
+    Introduced in: f-GAN (kexue.fm/archives/6016).
+    """
     log_sigma = torch.log(torch.as_tensor(sigma, dtype=x.dtype, device=x.device))
     return -0.5 * ((x - mu) / sigma) ** 2 - log_sigma - 0.5 * math.log(2 * math.pi)
 
