@@ -641,7 +641,7 @@ def plot_linear_gaussian(w: float = 1.0, s: float = 0.5):
     return fig
 
 
-def plot_interpolation(d: int = 64, n_pairs: int = 2000, seed: int = 0):
+def plot_interpolation(d: int = 64, n_pairs: int = 1000, seed: int = 0):
     """Linear against spherical paths between independent N(0, I_d) codes.
 
     Left: the norm ‖z_α‖/√d along both paths (median and 5-95% band over ``n_pairs`` pairs),
@@ -653,17 +653,19 @@ def plot_interpolation(d: int = 64, n_pairs: int = 2000, seed: int = 0):
     d, n_pairs = _positive_int(d, "d"), _positive_int(n_pairs, "n_pairs")
     g = _generator(seed)
     z1, z2 = torch.randn(2, n_pairs, d, generator=g, dtype=torch.float64)
-    alpha = torch.linspace(0, 1, 41, dtype=torch.float64)[:, None, None]
-    paths = {"linear": lerp(z1, z2, alpha), "spherical": slerp_normal(z1, z2, alpha)}
+    alpha = torch.linspace(0, 1, 41, dtype=torch.float64)
+    # one α at a time: the whole [41, n_pairs, d] path would take hundreds of MB at d = 512
+    norms = {name: torch.stack([path(z1, z2, a).norm(dim=-1) for a in alpha.tolist()]) / math.sqrt(d)
+             for name, path in (("linear", lerp), ("spherical", slerp_normal))}
+    midpoints = {"linear": lerp(z1, z2, 0.5), "spherical": slerp_normal(z1, z2, 0.5)}
     typical = torch.randn(20_000, d, generator=g, dtype=torch.float64).norm(dim=-1) / math.sqrt(d)
     lo_t, hi_t = torch.quantile(typical, torch.tensor([0.05, 0.95], dtype=torch.float64)).tolist()
 
     fig, (ax, ax_h) = figure(1, 2, width=8.4, height=3.2)
-    a = alpha.flatten().numpy()
+    a = alpha.numpy()
     ax.axhspan(lo_t, hi_t, color="gray", alpha=0.2, label=r"typical $\|z\|/\sqrt{d}$ (5-95%)")
-    for color, (name, path) in zip(COLORS, paths.items()):
-        norms = path.norm(dim=-1) / math.sqrt(d)
-        q = torch.quantile(norms, torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64), dim=1).numpy()
+    for color, (name, norm) in zip(COLORS, norms.items()):
+        q = torch.quantile(norm, torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64), dim=1).numpy()
         ax.fill_between(a, q[0], q[2], color=color, alpha=0.25)
         ax.plot(a, q[1], color=color, label=name)
     ax.plot(a, np.sqrt((1 - a) ** 2 + a**2), color="black", ls=":", lw=1, label=r"$\sqrt{(1-\alpha)^2+\alpha^2}$")
@@ -671,8 +673,8 @@ def plot_interpolation(d: int = 64, n_pairs: int = 2000, seed: int = 0):
     ax.legend(fontsize=8, loc="lower left")
     x = np.linspace(-4, 4, 400)
     bins = np.linspace(-4, 4, 41)
-    for color, (name, path) in zip(COLORS, paths.items()):
-        mid = path[len(a) // 2].flatten().numpy()
+    for color, (name, mid) in zip(COLORS, midpoints.items()):
+        mid = mid.flatten().numpy()
         ax_h.hist(mid, bins=bins, density=True, histtype="step", color=color, lw=1.5,
                   label=f"{name} midpoint, var {mid.var():.2f}")
     ax_h.plot(x, _normal_pdf(x), color="gray", ls="--", label=r"$\mathcal{N}(0, 1)$")
@@ -703,7 +705,7 @@ def plot_priors(prior: str = "normal", path: str = "linear", alpha: float = 0.5,
         z1, z2 = (torch.rand(2, n, 2, generator=g, dtype=torch.float64) * 2 - 1) * math.sqrt(3)
     z = (lerp if path == "linear" else slerp_normal)(z1, z2, alpha)
     fig, (ax, ax_h) = figure(1, 2, width=8.4, height=3.6)
-    ax.scatter(z[:3000, 0], z[:3000, 1], s=3, color=COLORS[0], alpha=0.5, label=r"$z_\alpha$")
+    ax.scatter(z[:2000, 0], z[:2000, 1], s=3, color=COLORS[0], alpha=0.5, label=r"$z_\alpha$")
     r = math.sqrt(3)
     if prior == "uniform":
         ax.plot([-r, r, r, -r, -r], [-r, -r, r, r, -r], color="black", lw=1, label="prior's support")
