@@ -51,13 +51,19 @@ def _gaussian(mu, logvar) -> tuple[torch.Tensor, torch.Tensor]:
         raise TypeError(f"mu and logvar must share dtype and device, got {mu.dtype} on {mu.device} "
                         f"and {logvar.dtype} on {logvar.device}")
     # A NaN or infinite log-variance is a diverged encoder; say so instead of returning NaN.
-    if not bool(torch.isfinite(logvar).all()):
-        bad = logvar[~torch.isfinite(logvar)].flatten()[0].item()
-        raise ValueError(f"logvar must be finite, found {bad} (a diverged encoder?)")
-    if not bool(torch.isfinite(mu).all()):
-        bad = mu[~torch.isfinite(mu)].flatten()[0].item()
-        raise ValueError(f"mu must be finite, found {bad}")
+    _finite(logvar, "logvar", " (a diverged encoder?)")
+    _finite(mu, "mu")
     return mu, logvar
+
+
+def _finite(x: torch.Tensor, name: str, hint: str = "") -> None:
+    # One sum is some 30 times cheaper than an elementwise test, and any NaN or ±inf makes it
+    # non-finite; only then look at the elements (a sum of finite values can also overflow).
+    if bool(torch.isfinite(x.sum())):
+        return
+    bad = x[~torch.isfinite(x)]
+    if bad.numel():
+        raise ValueError(f"{name} must be finite, found {bad[0].item()}{hint}")
 
 
 def _lam(lam) -> float:
@@ -122,7 +128,10 @@ def kl_std_normal(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "sum"
     Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
     """
     mu, logvar = _gaussian(mu, logvar)
-    reduction = _choice(reduction, "reduction", REDUCTIONS)
+    return _kl(mu, logvar, _choice(reduction, "reduction", REDUCTIONS))
+
+
+def _kl(mu: torch.Tensor, logvar: torch.Tensor, reduction: str) -> torch.Tensor:
     # expm1(v) - v instead of exp(v) - 1 - v: no cancellation near the prior, where v ≈ 0.
     terms = 0.5 * (mu.square() + torch.expm1(logvar) - logvar)
     if reduction == "none":
@@ -216,9 +225,10 @@ class VIB(nn.Module):
 
     def forward(self, mu: torch.Tensor, logvar: torch.Tensor,
                 generator: torch.Generator | None = None) -> torch.Tensor:
-        self.kl = kl_std_normal(mu, logvar, reduction="mean")
+        z = reparameterize(mu, logvar, self.training, generator)
+        self.kl = _kl(mu, logvar, "mean")
         self.loss = self.lam * self.kl
-        return reparameterize(mu, logvar, self.training, generator)
+        return z
 
     def extra_repr(self) -> str:
         return f"lam={self.lam}"
@@ -255,9 +265,10 @@ def task_loss(output: torch.Tensor, target: torch.Tensor, reduction: str = "mean
             raise ValueError(f"class labels need output [B, C] and target [B], got output "
                              f"{tuple(output.shape)} and target {tuple(target.shape)}")
         n_classes = output.shape[1]
-        if target.numel() and (target.min() < 0 or target.max() >= n_classes):
+        lo, hi = torch.aminmax(target) if target.numel() else (0, 0)
+        if lo < 0 or hi >= n_classes:
             raise ValueError(f"class labels in target must lie in [0, {n_classes}), got values from "
-                             f"{target.min().item()} to {target.max().item()}")
+                             f"{int(lo)} to {int(hi)}")
         per_sample = F.cross_entropy(output, target, reduction="none")
     else:
         if target.shape != output.shape or output.dim() < 2:
@@ -301,7 +312,7 @@ def vib_loss(output: torch.Tensor, target: torch.Tensor, mu: torch.Tensor, logva
         raise ValueError(f"mu and logvar must have shape [B, D] with B = output.shape[0], got mu "
                          f"{tuple(mu.shape)} and output {tuple(output.shape)}")
     task = task_loss(output, target)
-    rate = kl_std_normal(mu, logvar, reduction="mean")
+    rate = _kl(mu, logvar, "mean")
     return VIBLoss(task + lam * rate, task, rate)
 
 
