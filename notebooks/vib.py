@@ -133,8 +133,8 @@ print("gradient in logvar equals (exp(logvar) - 1)/2:",
 
 # %% [markdown]
 # Move the mean and the log-variance of a one-dimensional encoder. The left panel shows the
-# integrand $q\log(q/p)$, whose area is the KL (negative where the encoder is thinner than the
-# prior, positive where it puts its mass); the right panel shows the Monte-Carlo estimate
+# integrand $q\log(q/p)$, whose area is the KL (negative where $q$ has less density than the
+# prior $p$, positive where it has more); the right panel shows the Monte-Carlo estimate
 # settling on the closed form within its error band.
 
 # %% tags=["hide-input"]
@@ -233,8 +233,8 @@ assert abs(rate.mean() - exact.bound) < 3 * se(rate)
 
 # %% [markdown]
 # Slide the gain $w$ and the noise $s$. Noise destroys information, so $I$ falls steadily as
-# $s$ grows. The rate tracks it closely while $w^2 + s^2$ is near 1 and the gap touches zero on
-# that circle (for $w < 1$); when the code's overall spread is far from 1, in either direction,
+# $s$ grows. The rate tracks it closely while $w^2 + s^2$ is near 1, and the gap touches zero on
+# that circle (which the slider reaches for $w < 1$); when the code's overall spread is far from 1, in either direction,
 # the bound is loose.
 
 # %% tags=["hide-input"]
@@ -288,8 +288,8 @@ print("training mode samples:", not torch.equal(layer(mu, logvar), layer(mu, log
 # is at github.com/bojone/vib): a 128-dimensional Gaussian code before the sigmoid output,
 # $\lambda = 0.1$, five epochs. He reports, without seeds or error bars, that with VIB the
 # network converged faster and readily passed 89% validation accuracy, while without it it
-# usually reached 88% and more slowly. Alemi et al. measured more carefully on MNIST, with a
-# 256-dimensional code after a two-layer MLP; their Table 1 gives these test errors:
+# usually got past 88%, and more slowly. Alemi et al. measured more carefully on MNIST, with a
+# 256-dimensional code ($K = 256$); their Table 1 gives these test errors:
 #
 # | method (Alemi et al., 2017, Table 1) | MNIST test error |
 # |---|---|
@@ -357,8 +357,9 @@ fig
 # %% [markdown]
 # Read the table from the top. Without the penalty ($\lambda = 0$) nothing stops the encoder from
 # shrinking its variance towards zero, and the "rate" is hundreds of nats: the code is
-# practically a deterministic copy of whatever the encoder computes. A small $\lambda$
-# ($10^{-3}$ to $10^{-1}$) cuts the rate to a few nats, and in the full run it *raised* the test
+# practically a deterministic copy of whatever the encoder computes. A small $\lambda$ cuts the
+# rate to tens of nats ($\lambda = 10^{-3}$) or a few ($\lambda = 10^{-1}$), and in the full run
+# it *raised* the test
 # accuracy by about a point and a half over $\lambda = 0$ (about 96.6% to 98%, two seeds each
 # at the time of writing): forgetting helps, on digits as on Alemi's MNIST and Su's IMDB. The
 # smoke configuration used in tests trains for a few epochs only and its numbers mean little.
@@ -560,11 +561,11 @@ for d in (2, 8, 32, 128, 512):
           f"{inside(vib.slerp_normal(z1, z2, 0.5)):10.3f}")
 
 # %% [markdown]
-# From about 32 dimensions on, almost no linear midpoint has a length the prior would produce.
-# Our VAE's code is small and mostly switched off, so the effect on its images is mild, but it is
+# At 32 dimensions half of the linear midpoints already have a length the prior would hardly
+# produce, and from 128 on practically all of them. Our VAE's code is small and mostly switched off, so the effect on its images is mild, but it is
 # measurable. Below, decoded paths between two codes drawn from the prior (top pair of rows) and
 # between the codes of two test digits (bottom pair): the linear path (first row of each pair)
-# passes closer to the origin, which decodes to a blurred average digit. Over many pairs,
+# passes through codes shorter than any the decoder was trained on. Over many pairs,
 # measure how undecided the decoded pixels are, by their mean Bernoulli entropy: midpoints of
 # spherical paths look like decoded prior draws, midpoints of straight lines are blurrier.
 
@@ -637,9 +638,9 @@ print(f"spherical midpoints of uniforms outside the box: {out:.1%}")
 # analogies: a bank teller spots counterfeit notes without being able to draw a real one; deep
 # networks notoriously forget old tasks when trained on new ones; an LSTM variant that keeps
 # only the forget gate still works well; and Zhang Wuji, in Jin Yong's novel, who masters the
-# Taiji sword by forgetting every one of its moves. Su also adds a caution that our sweep bears out:
-# VIB is a regulariser, not a free lunch. A network that already discards irrelevant information
-# layer by layer gains little from it, and too strong a bottleneck, $\lambda \ge 1$ by
+# Taiji sword by forgetting every one of its moves. Su also adds a caution: VIB is a regulariser,
+# not a free lunch, and a network that already discards irrelevant information layer by layer
+# gains little from it. And, as our sweep shows, too strong a bottleneck, $\lambda \ge 1$ by
 # {eq}`eq-give-up`, forgets everything.
 #
 # ## Summary
@@ -651,8 +652,8 @@ print(f"spherical midpoints of uniforms outside the box: {out:.1%}")
 #   {eq}`eq-mi-bound`, with a gap equal to the KL of the codes' marginal from $q$; in the
 #   linear-Gaussian example {eq}`eq-linear-gauss` all three are exact.
 # - VIB {eq}`eq-vib` is that bound used as a regulariser; it has the VAE's form, with the label in
-#   place of the input. On digits a small $\lambda$ cut the rate from hundreds of nats to a few
-#   and improved test accuracy; $\lambda > 1$ makes an empty code optimal {eq}`eq-give-up`.
+#   place of the input. On digits a small $\lambda$ cut the rate from hundreds of nats to tens or
+#   a few and improved test accuracy; $\lambda > 1$ makes an empty code optimal {eq}`eq-give-up`.
 # - The standard normal prior gives independent components and closure under sums
 #   {eq}`eq-sum-normal`; straight paths between codes shrink their variance to as little as
 #   $\frac12$ and leave the typical shell in high dimensions, spherical paths {eq}`eq-slerp` keep
