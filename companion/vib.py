@@ -351,7 +351,7 @@ class VIBNet(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = _tensor(x, "x")
-        if x.dim() < 2 or x[0].numel() != self.n_in:
+        if x.dim() < 2 or math.prod(x.shape[1:]) != self.n_in:
             raise ValueError(f"x must have shape [B, ...] with {self.n_in} features per sample, "
                              f"got {tuple(x.shape)}")
         h = self.body(x.flatten(1))

@@ -144,6 +144,14 @@ def test_reparameterized_samples_have_the_encoder_law_and_gradients():
     torch.testing.assert_close(v.grad, 0.5 * torch.exp(0.5 * logvar) * eps)
 
 
+def test_sampling_and_paths_gradcheck():
+    mu, logvar = rand(3, 2, seed=36).requires_grad_(), rand(3, 2, seed=37).requires_grad_()
+    sample = lambda m, v: vib.reparameterize(m, v, generator=torch.Generator().manual_seed(38))
+    assert torch.autograd.gradcheck(sample, (mu, logvar))
+    for path in (vib.lerp, vib.slerp_normal):
+        assert torch.autograd.gradcheck(lambda a, b: path(a, b, 0.3), (mu, logvar))
+
+
 def test_evaluation_mode_is_deterministic():
     mu, logvar = rand(4, 3, seed=13), rand(4, 3, seed=14)
     assert vib.reparameterize(mu, logvar, training=False) is mu
@@ -378,6 +386,8 @@ def test_training_is_reproducible_and_vae_trains(one_thread):
 def test_networks_reject_bad_input():
     with pytest.raises(ValueError, match=r"x must have shape \[B, ...\] with 64 features per sample, got \(2, 63\)"):
         vib.VIBNet()(torch.zeros(2, 63))
+    with pytest.raises(ValueError, match=r"64 features per sample, got \(0, 7\)"):
+        vib.VIBNet()(torch.zeros(0, 7))
     with pytest.raises(ValueError, match="latent must be an integer >= 1, got 0"):
         vib.VIBNet(latent=0)
     with pytest.raises(ValueError, match=r"z must have shape \[..., 8\]"):
