@@ -4,8 +4,10 @@
   data of the chapters, available offline.
 * :func:`load_mnist`: the real MNIST files (IDX format, optionally gzipped) for readers who have
   them; fetching them is left to the reader.
+* :func:`split_indices`: a seeded random train/test split of ``n`` samples.
 
-Used by: Capsules as K-Means (kexue.fm/archives/5112).
+Used by: Capsules as K-Means (kexue.fm/archives/5112); VAE, the information bottleneck and the
+normal distribution (kexue.fm/archives/6181).
 """
 
 import gzip
@@ -35,6 +37,26 @@ def load_digits() -> tuple[torch.Tensor, torch.Tensor]:
     bunch = sklearn_digits()
     images = torch.from_numpy(bunch.images.astype(np.float32) / 16.0)
     return images, torch.from_numpy(bunch.target.astype(np.int64))
+
+
+def split_indices(n: int, n_train: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random split of ``range(n)`` into ``(train [n_train], test [n - n_train])`` index tensors.
+
+    The order is ``torch.randperm(n)`` drawn from a generator seeded with ``seed``: the first
+    ``n_train`` indices train, the rest test. Both parts are disjoint and together cover
+    ``range(n)``; the same seed gives the same split.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    for name, value in (("n", n), ("n_train", n_train), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+    if not 0 < n_train < n:
+        raise ValueError(f"n_train must satisfy 0 < n_train < n = {n}, got {n_train}")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed}")
+    order = torch.randperm(int(n), generator=torch.Generator().manual_seed(int(seed)))
+    return order[:n_train], order[n_train:]
 
 
 def _read_idx(path: Path, magic: int) -> np.ndarray:

@@ -1,0 +1,740 @@
+"""Variational bottlenecks: the Gaussian KL, reparameterised sampling, VIB, a digits VAE, interpolation.
+
+Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+
+Su's essay puts three things side by side. A variational auto-encoder adds two pieces to an
+auto-encoder: a Gaussian encoder sampled by reparameterisation, and a KL penalty towards the
+standard normal. The variational information bottleneck (VIB) adds the *same* two pieces to any
+network, because the KL is an upper bound on the information the code keeps about the input; a
+VAE is a VIB whose label is the input itself. And the standard normal is the natural prior:
+independent components, and sums of independent normals are normal again, which is why spherical
+paths ``z1 cos θ + z2 sin θ`` between codes stay typical when straight lines do not.
+
+Conventions: a code has ``D`` components in the last dimension; ``mu`` and ``logvar`` are the
+mean and log-variance of a diagonal Gaussian encoder, of equal shape ``[..., D]``. Information
+is measured in nats (natural logarithms) per sample.
+"""
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from companion.style import COLORS, figure
+
+REDUCTIONS = ("none", "sum", "mean")
+
+
+# ----------------------------------------------------------------------------------------------
+# checks shared by the kernels
+
+
+def _tensor(x, name: str, what: str = "a floating-point torch.Tensor") -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be {what}, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def _gaussian(mu, logvar) -> tuple[torch.Tensor, torch.Tensor]:
+    mu, logvar = _tensor(mu, "mu"), _tensor(logvar, "logvar")
+    if mu.dim() == 0 or mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must have the same shape [..., D] with D >= 1, got mu "
+                         f"{tuple(mu.shape)} and logvar {tuple(logvar.shape)}")
+    if mu.dtype != logvar.dtype or mu.device != logvar.device:
+        raise TypeError(f"mu and logvar must share dtype and device, got {mu.dtype} on {mu.device} "
+                        f"and {logvar.dtype} on {logvar.device}")
+    # A NaN or infinite log-variance is a diverged encoder; say so instead of returning NaN.
+    _finite(logvar, "logvar", " (a diverged encoder?)")
+    _finite(mu, "mu")
+    return mu, logvar
+
+
+def _finite(x: torch.Tensor, name: str, hint: str = "") -> None:
+    # One sum is some 30 times cheaper than an elementwise test, and any NaN or ±inf makes it
+    # non-finite; only then look at the elements (a sum of finite values can also overflow).
+    if bool(torch.isfinite(x.sum())):
+        return
+    bad = x[~torch.isfinite(x)]
+    if bad.numel():
+        raise ValueError(f"{name} must be finite, found {bad[0].item()}{hint}")
+
+
+def _lam(lam) -> float:
+    if isinstance(lam, bool) or not isinstance(lam, numbers.Real):
+        raise TypeError(f"lam must be a real number >= 0, got {lam!r}")
+    if not (math.isfinite(lam) and lam >= 0):
+        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+    return float(lam)
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _positive_number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number > 0, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def _choice(value, name: str, options: Sequence) -> object:
+    if value not in options:
+        raise ValueError(f"unknown {name} {value!r}; known: {', '.join(map(repr, options))}")
+    return value
+
+
+def _generator(seed, device="cpu") -> torch.Generator:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+    return torch.Generator(device=device).manual_seed(int(seed))
+
+
+# ----------------------------------------------------------------------------------------------
+# the KL term and sampling
+
+
+def kl_std_normal(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
+    r"""KL divergence of a diagonal Gaussian from the standard normal, in nats.
+
+    .. math::
+        KL\big(\mathcal N(\mu, \operatorname{diag}\sigma^2)\,\|\,\mathcal N(0, I)\big)
+        = \tfrac12 \sum_d \big(\mu_d^2 + \sigma_d^2 - \log\sigma_d^2 - 1\big),
+        \qquad \sigma_d^2 = e^{\text{logvar}_d}
+
+    Each term is >= 0 and vanishes only at ``mu = 0, logvar = 0``. Its gradients are
+    ``∂/∂mu = mu`` and ``∂/∂logvar = (exp(logvar) - 1) / 2``.
+
+    Args:
+        mu: means, shape ``[..., D]``, floating point.
+        logvar: log-variances, same shape, finite.
+        reduction: ``"none"``: one term per component, ``[..., D]``; ``"sum"``: summed over the
+            code, ``[...]`` (one KL per sample); ``"mean"``: that sum averaged over every leading
+            dimension, a scalar (the rate of a batch, as in Su's layer).
+
+    Returns:
+        A tensor on ``mu``'s device and in its dtype.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    mu, logvar = _gaussian(mu, logvar)
+    return _kl(mu, logvar, _choice(reduction, "reduction", REDUCTIONS))
+
+
+def _kl(mu: torch.Tensor, logvar: torch.Tensor, reduction: str) -> torch.Tensor:
+    # expm1(v) - v instead of exp(v) - 1 - v: no cancellation near the prior, where v ≈ 0.
+    terms = 0.5 * (mu.square() + torch.expm1(logvar) - logvar)
+    if reduction == "none":
+        return terms
+    per_sample = terms.sum(-1)
+    return per_sample if reduction == "sum" else per_sample.mean()
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, training: bool = True,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Draw :math:`z = \mu + e^{\text{logvar}/2}\,\varepsilon`, :math:`\varepsilon \sim \mathcal N(0, I)`,
+    or return the mean when not training.
+
+    The noise enters from outside, so gradients reach ``mu`` and ``logvar`` (the
+    reparameterisation trick). In evaluation (``training=False``) the code is the mean itself,
+    deterministic, as Su's VIB layer does at test time.
+
+    Args:
+        mu, logvar: shape ``[..., D]`` each (see :func:`kl_std_normal`).
+        training: sample (True) or return ``mu`` (False).
+        generator: a ``torch.Generator`` on ``mu``'s device, for reproducible noise.
+
+    Returns:
+        ``z`` of ``mu``'s shape, dtype and device.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    mu, logvar = _gaussian(mu, logvar)
+    if not training:
+        return mu
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int,
+                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Monte-Carlo estimate of :func:`kl_std_normal` (reduction ``"sum"``) and its standard error.
+
+    Averages :math:`\log q(z) - \log p(z)` over ``n_samples`` draws :math:`z \sim q =
+    \mathcal N(\mu, \operatorname{diag} e^{\text{logvar}})`, with :math:`p = \mathcal N(0, I)`.
+    With :math:`z = \mu + \sigma\varepsilon` the log-ratio is
+    :math:`\tfrac12 \sum_d (z_d^2 - \varepsilon_d^2 - \text{logvar}_d)`.
+
+    Args:
+        mu, logvar: shape ``[..., D]``.
+        n_samples: number of draws, >= 2.
+        generator: for reproducible draws.
+
+    Returns:
+        ``(estimate, standard_error)``, both of shape ``[...]``.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    mu, logvar = _gaussian(mu, logvar)
+    n_samples = _positive_int(n_samples, "n_samples")
+    if n_samples < 2:
+        raise ValueError(f"n_samples must be an integer >= 2 (a standard error needs two), got {n_samples}")
+    eps = torch.randn((n_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    log_ratio = 0.5 * (z.square() - eps.square() - logvar).sum(-1)
+    return log_ratio.mean(0), log_ratio.std(0) / math.sqrt(n_samples)
+
+
+# ----------------------------------------------------------------------------------------------
+# the bottleneck: a layer and a loss
+
+
+class VIB(nn.Module):
+    r"""A variational information bottleneck between an encoder and the rest of a network.
+
+    Takes the encoder's ``(mu, logvar)`` and returns the code ``z``: a reparameterised sample in
+    training mode, the mean in evaluation mode (:func:`reparameterize`). Like a Keras layer that
+    adds its own loss, it records the batch's rate ``self.kl`` (mean KL to the standard normal,
+    nats per sample, with gradient) and ``self.loss = lam * self.kl``, to be added to the task loss:
+
+    .. math:: \mathcal L = \mathbb E\big[-\log p(y\mid z)\big] + \lambda\, KL\big(p(z\mid x)\,\|\,\mathcal N(0, I)\big)
+
+    Args:
+        lam: the weight λ >= 0 of the rate.
+
+    Shapes: ``mu`` and ``logvar`` ``[B, D]`` (any ``[..., D]``), output of the same shape.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+
+    def __init__(self, lam: float = 0.1):
+        super().__init__()
+        self.lam = _lam(lam)
+        self.kl = None
+        self.loss = None
+
+    def forward(self, mu: torch.Tensor, logvar: torch.Tensor,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        z = reparameterize(mu, logvar, self.training, generator)
+        self.kl = _kl(mu, logvar, "mean")
+        self.loss = self.lam * self.kl
+        return z
+
+    def extra_repr(self) -> str:
+        return f"lam={self.lam}"
+
+
+class VIBLoss(NamedTuple):
+    """The three numbers of a VIB (or VAE) objective, each a batch mean in nats per sample."""
+
+    total: torch.Tensor  # task + lam * rate: what is minimised
+    task: torch.Tensor   # cross-entropy of the labels, or the reconstruction loss of a VAE
+    rate: torch.Tensor   # mean KL(p(z|x) || N(0, I)), an upper bound on I(X; Z)
+
+
+def task_loss(output: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """−log p(y|z) per sample: softmax cross-entropy for class labels, Bernoulli for a VAE.
+
+    * ``target`` of integer dtype and shape ``[B]``: classes in ``[0, C)``; ``output`` are
+      logits ``[B, C]``.
+    * ``target`` floating point of ``output``'s shape, values in ``[0, 1]``: ``output`` are
+      per-pixel logits and the loss is the binary cross-entropy summed over all but the batch
+      dimension (a VAE's reconstruction term; for grey levels in between 0 and 1 its minimum is
+      the targets' own entropy, not 0).
+
+    ``reduction``: ``"none"`` (``[B]``) or ``"mean"`` (scalar).
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    output = _tensor(output, "output")
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
+    reduction = _choice(reduction, "reduction", ("none", "mean"))
+    if not target.is_floating_point():
+        if output.dim() != 2 or target.shape != output.shape[:1]:
+            raise ValueError(f"class labels need output [B, C] and target [B], got output "
+                             f"{tuple(output.shape)} and target {tuple(target.shape)}")
+        n_classes = output.shape[1]
+        lo, hi = torch.aminmax(target) if target.numel() else (0, 0)
+        if lo < 0 or hi >= n_classes:
+            raise ValueError(f"class labels in target must lie in [0, {n_classes}), got values from "
+                             f"{int(lo)} to {int(hi)}")
+        per_sample = F.cross_entropy(output, target, reduction="none")
+    else:
+        if target.shape != output.shape or output.dim() < 2:
+            raise ValueError(f"a reconstruction target must have output's shape [B, ...], got output "
+                             f"{tuple(output.shape)} and target {tuple(target.shape)}")
+        if target.numel() and not bool(((target >= 0) & (target <= 1)).all()):
+            raise ValueError("a reconstruction target must hold values in [0, 1] (Bernoulli means)")
+        per_sample = F.binary_cross_entropy_with_logits(output, target, reduction="none").flatten(1).sum(1)
+    return per_sample if reduction == "none" else per_sample.mean()
+
+
+def vib_loss(output: torch.Tensor, target: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+             lam: float) -> VIBLoss:
+    r"""The VIB objective: task loss plus λ times the rate, with both terms reported.
+
+    .. math::
+        \mathcal L = \frac1B \sum_b \Big( -\log p(y_b \mid z_b)
+                     + \lambda\, KL\big(\mathcal N(\mu_b, \operatorname{diag} e^{\text{logvar}_b})
+                     \,\|\,\mathcal N(0, I)\big) \Big)
+
+    With class labels this is Alemi et al.'s VIB classifier; with the input itself as the target
+    (Bernoulli pixels) and ``lam = 1`` it is the VAE's negative evidence lower bound. ``lam = 0``
+    leaves the task loss alone.
+
+    Args:
+        output: the head's output for the sampled codes: logits ``[B, C]`` or per-pixel logits
+            ``[B, ...]`` (see :func:`task_loss`).
+        target: class indices ``[B]`` or reconstruction targets of ``output``'s shape.
+        mu, logvar: the encoder's Gaussian, ``[B, D]`` each.
+        lam: λ >= 0.
+
+    Returns:
+        :class:`VIBLoss` ``(total, task, rate)``, scalars in nats per sample.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    lam = _lam(lam)
+    mu, logvar = _gaussian(mu, logvar)
+    output = _tensor(output, "output")
+    if mu.dim() != 2 or output.dim() < 1 or output.shape[0] != mu.shape[0]:
+        raise ValueError(f"mu and logvar must have shape [B, D] with B = output.shape[0], got mu "
+                         f"{tuple(mu.shape)} and output {tuple(output.shape)}")
+    task = task_loss(output, target)
+    rate = _kl(mu, logvar, "mean")
+    return VIBLoss(task + lam * rate, task, rate)
+
+
+# ----------------------------------------------------------------------------------------------
+# networks: a VIB classifier and a VAE for 8×8 digits
+
+
+class VIBNet(nn.Module):
+    """An MLP with a Gaussian bottleneck: ``x → (mu, logvar) → z → head(z)``.
+
+    Encoder: flatten, two hidden ReLU layers of ``hidden`` units, then two linear heads for
+    ``mu`` and ``logvar`` (``latent`` each). Head (``decoder``): one linear layer to ``n_out``
+    (Alemi et al.'s softmax decoder) or, with ``decoder_hidden``, an MLP with one hidden ReLU
+    layer. ``forward`` samples ``z`` in training mode and uses ``z = mu`` in evaluation mode.
+
+    Input ``[B, ...]`` with ``n_in`` features after flattening; ``forward`` returns
+    ``(output [B, n_out], mu [B, latent], logvar [B, latent])``.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+
+    def __init__(self, n_in: int = 64, latent: int = 2, n_out: int = 10, hidden: int = 128,
+                 decoder_hidden: int | None = None):
+        super().__init__()
+        self.n_in, self.latent = _positive_int(n_in, "n_in"), _positive_int(latent, "latent")
+        self.n_out, hidden = _positive_int(n_out, "n_out"), _positive_int(hidden, "hidden")
+        self.body = nn.Sequential(nn.Linear(self.n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.mu = nn.Linear(hidden, self.latent)
+        self.logvar = nn.Linear(hidden, self.latent)
+        if decoder_hidden is None:
+            self.decoder = nn.Linear(self.latent, self.n_out)
+        else:
+            h = _positive_int(decoder_hidden, "decoder_hidden")
+            self.decoder = nn.Sequential(nn.Linear(self.latent, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
+                                         nn.Linear(h, self.n_out))
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = _tensor(x, "x")
+        if x.dim() < 2 or math.prod(x.shape[1:]) != self.n_in:
+            raise ValueError(f"x must have shape [B, ...] with {self.n_in} features per sample, "
+                             f"got {tuple(x.shape)}")
+        h = self.body(x.flatten(1))
+        return self.mu(h), self.logvar(h)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar, self.training, generator)
+        return self.decoder(z), mu, logvar
+
+
+class DigitVAE(VIBNet):
+    """A VAE for 8×8 images: a :class:`VIBNet` whose label is its own input.
+
+    The decoder maps a code to 64 Bernoulli logits; train it with ``vib_loss(output,
+    images.flatten(1), mu, logvar, lam=1)``, the negative evidence lower bound. ``decode``
+    returns images ``[N, 8, 8]`` of pixel means in ``[0, 1]``.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+
+    def __init__(self, latent: int = 8, hidden: int = 256, side: int = 8):
+        self.side = _positive_int(side, "side")
+        super().__init__(n_in=self.side**2, latent=latent, n_out=self.side**2, hidden=hidden,
+                         decoder_hidden=hidden)
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        z = _tensor(z, "z")
+        if z.shape[-1] != self.latent:
+            raise ValueError(f"z must have shape [..., {self.latent}], got {tuple(z.shape)}")
+        return torch.sigmoid(self.decoder(z)).unflatten(-1, (self.side, self.side))
+
+
+def fit(model: VIBNet, inputs: torch.Tensor, targets: torch.Tensor | None = None, lam: float = 1e-3,
+        epochs: int = 50, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
+        progress: bool = True) -> dict[str, list[float]]:
+    """Train ``model`` on ``vib_loss`` with Adam; ``targets=None`` trains an auto-encoder (a VAE).
+
+    Mini-batch order and the reparameterisation noise both come from one generator seeded with
+    ``seed``; seed the weights before building the model (``torch.manual_seed``) and two runs are
+    identical. Leaves the model in evaluation mode.
+
+    Returns the epoch means of the three terms: ``{"total": [...], "task": [...], "rate": [...]}``
+    (nats per sample).
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    from tqdm.auto import trange
+
+    lam = _lam(lam)
+    epochs, batch_size = _positive_int(epochs, "epochs"), _positive_int(batch_size, "batch_size")
+    inputs = _tensor(inputs, "inputs")
+    targets = inputs.flatten(1) if targets is None else targets
+    if not isinstance(targets, torch.Tensor) or len(targets) != len(inputs):
+        raise ValueError(f"targets must be a tensor with one row per input ({len(inputs)}), got "
+                         f"{getattr(targets, 'shape', type(targets).__name__)}")
+    g = _generator(seed, inputs.device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=_positive_number(lr, "lr"))
+    history = {"total": [], "task": [], "rate": []}
+    model.train()
+    for _ in trange(epochs, desc=f"training (λ = {lam:g})", disable=not progress, leave=False):
+        sums = dict.fromkeys(history, 0.0)
+        for batch in torch.randperm(len(inputs), generator=g, device=inputs.device).split(batch_size):
+            output, mu, logvar = model(inputs[batch], generator=g)
+            loss = vib_loss(output, targets[batch], mu, logvar, lam)
+            optimiser.zero_grad()
+            loss.total.backward()
+            optimiser.step()
+            for key, value in zip(history, loss):
+                sums[key] += value.item() * len(batch)
+        for key in history:
+            history[key].append(sums[key] / len(inputs))
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def evaluate(model: VIBNet, inputs: torch.Tensor, targets: torch.Tensor | None = None,
+             n_samples: int = 16, seed: int = 0) -> dict[str, float]:
+    """Score ``model`` on held-out data, in nats per sample.
+
+    * ``"rate"``: mean KL(p(z|x) ‖ N(0, I)), an upper bound on I(X; Z) over these inputs.
+    * ``"task"``: task loss of the deterministic code ``z = mu`` (evaluation mode, as Su's layer).
+    * ``"task_sampled"``: task loss averaged over ``n_samples`` codes drawn from p(z|x); for
+      class labels, ``H(Y) - task_sampled`` is a lower bound on I(Z; Y) (Alemi et al.).
+    * ``"accuracy"`` (class labels only): with ``z = mu``; ``"accuracy_sampled"``: with sampled
+      codes, averaged over the draws. The rate limits what the *noisy* code can carry; the mean
+      is a deterministic function of the input and may keep more.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    n_samples = _positive_int(n_samples, "n_samples")
+    model.eval()
+    inputs = _tensor(inputs, "inputs")
+    targets = inputs.flatten(1) if targets is None else targets
+    mu, logvar = model.encode(inputs)
+    out = model.decoder(mu)
+    scores = {"rate": kl_std_normal(mu, logvar, "mean").item(), "task": task_loss(out, targets).item()}
+    z = reparameterize(mu.expand(n_samples, *mu.shape), logvar.expand(n_samples, *mu.shape),
+                       generator=_generator(seed, mu.device))
+    sampled = model.decoder(z).flatten(0, 1)
+    repeated = targets.expand(n_samples, *targets.shape).flatten(0, 1)
+    scores["task_sampled"] = task_loss(sampled, repeated).item()
+    if not targets.is_floating_point():
+        scores["accuracy"] = (out.argmax(1) == targets).double().mean().item()
+        scores["accuracy_sampled"] = (sampled.argmax(1) == repeated).double().mean().item()
+    return scores
+
+
+# ----------------------------------------------------------------------------------------------
+# the exact one-dimensional example of the bound
+
+
+class LinearGaussian(NamedTuple):
+    """Closed forms of :func:`linear_gaussian`, in nats."""
+
+    information: torch.Tensor  # I(X; Z)
+    bound: torch.Tensor        # E_x KL(p(z|x) || N(0, 1)) >= I(X; Z)
+    gap: torch.Tensor          # bound - information = KL(p(z) || N(0, 1))
+
+
+def linear_gaussian(w, s) -> LinearGaussian:
+    r"""Mutual information, VIB bound and gap for :math:`x \sim \mathcal N(0,1)`, :math:`z = wx + s\varepsilon`.
+
+    The encoder is :math:`p(z|x) = \mathcal N(wx, s^2)`, so the marginal is
+    :math:`p(z) = \mathcal N(0, w^2 + s^2)` and everything is Gaussian:
+
+    .. math::
+        I(X;Z) = \tfrac12 \log\Big(1 + \frac{w^2}{s^2}\Big), \qquad
+        \mathbb E_x KL\big(p(z|x)\,\|\,\mathcal N(0,1)\big) = \tfrac12\big(w^2 + s^2 - \log s^2 - 1\big),
+
+    and the gap is :math:`KL(\mathcal N(0, w^2+s^2)\,\|\,\mathcal N(0,1)) =
+    \tfrac12 (w^2 + s^2 - \log(w^2+s^2) - 1)`, zero exactly when :math:`w^2 + s^2 = 1`.
+
+    Args:
+        w: encoder gain, any real (number or tensor).
+        s: encoder noise standard deviation, > 0 (number or tensor, broadcast with ``w``).
+
+    Returns:
+        :class:`LinearGaussian` of float64 tensors (0-d for numbers).
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    w = torch.as_tensor(w, dtype=torch.float64)
+    s = torch.as_tensor(s, dtype=torch.float64)
+    if not bool(torch.isfinite(w).all()):
+        raise ValueError(f"w must be finite, got {w.tolist()}")
+    if not bool((torch.isfinite(s) & (s > 0)).all()):
+        raise ValueError(f"s must be a finite standard deviation > 0, got {s.tolist()}")
+    w2, s2 = w.square(), s.square()
+    information = 0.5 * torch.log1p(w2 / s2)
+    bound = 0.5 * (w2 + s2 - torch.log(s2) - 1)
+    total = w2 + s2
+    gap = 0.5 * (torch.expm1(torch.log(total)) - torch.log(total))  # expm1: exact near total = 1
+    return LinearGaussian(information, bound, gap)
+
+
+# ----------------------------------------------------------------------------------------------
+# interpolation between codes
+
+
+def _endpoints(z1, z2) -> tuple[torch.Tensor, torch.Tensor]:
+    z1, z2 = _tensor(z1, "z1"), _tensor(z2, "z2")
+    if z1.shape != z2.shape:
+        raise ValueError(f"z1 and z2 must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    return z1, z2
+
+
+def _alpha(alpha, like: torch.Tensor) -> torch.Tensor:
+    if isinstance(alpha, bool) or not isinstance(alpha, (numbers.Real, torch.Tensor)):
+        raise TypeError(f"alpha must be a number or a tensor, got {type(alpha).__name__}")
+    a = torch.as_tensor(alpha, dtype=like.dtype, device=like.device)
+    if not bool(torch.isfinite(a).all()):
+        raise ValueError(f"alpha must be finite, got {alpha!r}")
+    return a
+
+
+def lerp(z1: torch.Tensor, z2: torch.Tensor, alpha) -> torch.Tensor:
+    r"""The straight line :math:`(1-\alpha)\,z_1 + \alpha\,z_2`.
+
+    For independent standard normal ``z1``, ``z2`` the result is normal with variance
+    :math:`(1-\alpha)^2 + \alpha^2`, as low as 1/2 at the midpoint: straight paths between typical
+    codes pass through atypically short ones.
+
+    Args:
+        z1, z2: endpoints of equal shape.
+        alpha: number or tensor broadcastable against them (e.g. ``alpha[:, None]`` for a path of
+            ``[K]`` points between codes ``[D]``); 0 gives ``z1``, 1 gives ``z2``.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    z1, z2 = _endpoints(z1, z2)
+    a = _alpha(alpha, z1)
+    return (1 - a) * z1 + a * z2
+
+
+def slerp_normal(z1: torch.Tensor, z2: torch.Tensor, alpha) -> torch.Tensor:
+    r"""The variance-preserving path :math:`z_1\cos\theta + z_2\sin\theta`, :math:`\theta = \alpha\pi/2`.
+
+    The coefficients' squares sum to 1, so for independent standard normal ``z1``, ``z2`` every
+    point of the path is standard normal too (normals are stable under addition). This is the
+    path of Su's essay; it coincides with Shoemake's spherical interpolation when ``z1`` and
+    ``z2`` are orthogonal and of equal length, which independent high-dimensional normal codes
+    nearly are.
+
+    Args:
+        z1, z2: endpoints of equal shape.
+        alpha: number or tensor broadcastable against them; 0 gives ``z1``, 1 gives ``z2``.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    z1, z2 = _endpoints(z1, z2)
+    theta = _alpha(alpha, z1) * (math.pi / 2)
+    return torch.cos(theta) * z1 + torch.sin(theta) * z2
+
+
+# ----------------------------------------------------------------------------------------------
+# slider demos: plain functions returning figures
+
+
+def _normal_pdf(x: np.ndarray, mean: float = 0.0, var: float = 1.0) -> np.ndarray:
+    return np.exp(-0.5 * (x - mean) ** 2 / var) / math.sqrt(2 * math.pi * var)
+
+
+def plot_kl(mu: float = 1.0, logvar: float = 0.0, n_samples: int = 4000, seed: int = 0):
+    """KL(N(μ, e^logvar) ‖ N(0, 1)) in one dimension: the closed form against Monte Carlo.
+
+    Left: both densities and the integrand q log(q/p), whose area is the KL. Right: the running
+    Monte-Carlo estimate over ``n_samples`` draws with its ±3 standard-error band, and the closed
+    form.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    n_samples = _positive_int(n_samples, "n_samples")
+    m = torch.tensor([float(mu)], dtype=torch.float64)
+    lv = torch.tensor([float(logvar)], dtype=torch.float64)
+    exact = kl_std_normal(m, lv).item()
+    var = math.exp(logvar)
+    g = _generator(seed)
+    eps = torch.randn(n_samples, generator=g, dtype=torch.float64)
+    z = m + math.sqrt(var) * eps
+    log_ratio = (0.5 * (z.square() - eps.square() - lv)).numpy()
+    n = np.arange(1, n_samples + 1)
+    running = np.cumsum(log_ratio) / n
+    spread = np.sqrt(np.maximum(np.cumsum(log_ratio**2) / n - running**2, 0) / n)
+
+    fig, (ax_d, ax_mc) = figure(1, 2, width=8.4, height=3.2)
+    x = np.linspace(-5, 5, 600)
+    q, p = _normal_pdf(x, mu, var), _normal_pdf(x, 0, 1)
+    ax_d.plot(x, p, color="gray", ls="--", label=r"$p = \mathcal{N}(0, 1)$")
+    ax_d.plot(x, q, color=COLORS[0], label=rf"$q = \mathcal{{N}}({mu:.3g}, e^{{{logvar:.3g}}})$")
+    ax_d.fill_between(x, q * (np.log(np.maximum(q, 1e-300)) - np.log(p)), color=COLORS[1], alpha=0.35,
+                      label=r"$q \log(q/p)$")
+    ax_d.set(xlabel="$z$", ylim=(min(-0.3, ax_d.get_ylim()[0]), None), title=f"KL = {exact:.4f} nats")
+    ax_d.legend(fontsize=8, loc="upper left")
+    ax_mc.fill_between(n, running - 3 * spread, running + 3 * spread, color=COLORS[0], alpha=0.2,
+                       label="±3 standard errors")
+    ax_mc.plot(n, running, color=COLORS[0], label="Monte Carlo")
+    ax_mc.axhline(exact, color="black", lw=1, label="closed form")
+    ax_mc.set(xscale="log", xlabel="samples", ylabel="KL (nats)",
+              title=f"estimate {running[-1]:.4f} ± {spread[-1]:.4f}")
+    lo, hi = exact - max(1.0, 0.5 * exact), exact + max(1.0, 0.5 * exact)
+    ax_mc.set_ylim(lo, hi)
+    ax_mc.legend(fontsize=8)
+    return fig
+
+
+def plot_linear_gaussian(w: float = 1.0, s: float = 0.5):
+    """The exact linear-Gaussian example: I(X; Z), the VIB bound and the gap against s.
+
+    Left: the three closed forms of :func:`linear_gaussian` against the noise ``s`` at gain
+    ``w``, with the chosen ``s`` marked (the gap vanishes where w² + s² = 1). Right: the marginal
+    p(z) = N(0, w² + s²) against the prior N(0, 1); their KL is the gap.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    s = _positive_number(s, "s")
+    grid = torch.logspace(-1.3, 0.6, 300, dtype=torch.float64)
+    curves = linear_gaussian(w, grid)
+    here = linear_gaussian(w, s)
+    fig, (ax, ax_p) = figure(1, 2, width=8.4, height=3.2)
+    ax.plot(grid, curves.bound, color=COLORS[1], label=r"bound $\mathbb{E}_x KL(p(z|x)\|q)$")
+    ax.plot(grid, curves.information, color=COLORS[0], label="$I(X;Z)$")
+    ax.plot(grid, curves.gap, color=COLORS[2], ls="--", label=r"gap $KL(p(z)\|q)$")
+    for value, color in zip(here, (COLORS[0], COLORS[1], COLORS[2])):
+        ax.plot([s], [value.item()], "o", color=color)
+    ax.axvline(s, color="black", lw=0.8)
+    ax.set(xscale="log", xlabel="encoder noise $s$", ylabel="nats", ylim=(0, 4),
+           title=f"w = {w:g}, s = {s:.3g}: I = {here.information:.3f}, gap = {here.gap:.3f}")
+    ax.legend(fontsize=8)
+    x = np.linspace(-4, 4, 400)
+    ax_p.plot(x, _normal_pdf(x), color="gray", ls="--", label=r"prior $q = \mathcal{N}(0,1)$")
+    ax_p.plot(x, _normal_pdf(x, 0, w * w + s * s), color=COLORS[0],
+              label=rf"$p(z) = \mathcal{{N}}(0, {w * w + s * s:.3g})$")
+    ax_p.set(xlabel="$z$", title="marginal of the code vs the prior")
+    ax_p.legend(fontsize=8)
+    return fig
+
+
+def plot_interpolation(d: int = 64, n_pairs: int = 1000, seed: int = 0):
+    """Linear against spherical paths between independent N(0, I_d) codes.
+
+    Left: the norm ‖z_α‖/√d along both paths (median and 5-95% band over ``n_pairs`` pairs),
+    with the band of typical norms of N(0, I_d). Right: the components of the midpoints (α = 1/2)
+    against the standard normal density; the linear midpoints have variance 1/2.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    d, n_pairs = _positive_int(d, "d"), _positive_int(n_pairs, "n_pairs")
+    g = _generator(seed)
+    z1, z2 = torch.randn(2, n_pairs, d, generator=g, dtype=torch.float64)
+    alpha = torch.linspace(0, 1, 41, dtype=torch.float64)
+    # one α at a time: the whole [41, n_pairs, d] path would take hundreds of MB at d = 512
+    norms = {name: torch.stack([path(z1, z2, a).norm(dim=-1) for a in alpha.tolist()]) / math.sqrt(d)
+             for name, path in (("linear", lerp), ("spherical", slerp_normal))}
+    midpoints = {"linear": lerp(z1, z2, 0.5), "spherical": slerp_normal(z1, z2, 0.5)}
+    typical = torch.randn(20_000, d, generator=g, dtype=torch.float64).norm(dim=-1) / math.sqrt(d)
+    lo_t, hi_t = torch.quantile(typical, torch.tensor([0.05, 0.95], dtype=torch.float64)).tolist()
+
+    fig, (ax, ax_h) = figure(1, 2, width=8.4, height=3.2)
+    a = alpha.numpy()
+    ax.axhspan(lo_t, hi_t, color="gray", alpha=0.2, label=r"typical $\|z\|/\sqrt{d}$ (5-95%)")
+    for color, (name, norm) in zip(COLORS, norms.items()):
+        q = torch.quantile(norm, torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64), dim=1).numpy()
+        ax.fill_between(a, q[0], q[2], color=color, alpha=0.25)
+        ax.plot(a, q[1], color=color, label=name)
+    ax.plot(a, np.sqrt((1 - a) ** 2 + a**2), color="black", ls=":", lw=1, label=r"$\sqrt{(1-\alpha)^2+\alpha^2}$")
+    ax.set(xlabel=r"$\alpha$", ylabel=r"$\|z_\alpha\| / \sqrt{d}$", title=f"d = {d}", ylim=(0, None))
+    ax.legend(fontsize=8, loc="lower left")
+    x = np.linspace(-4, 4, 400)
+    bins = np.linspace(-4, 4, 41)
+    for color, (name, mid) in zip(COLORS, midpoints.items()):
+        mid = mid.flatten().numpy()
+        ax_h.hist(mid, bins=bins, density=True, histtype="step", color=color, lw=1.5,
+                  label=f"{name} midpoint, var {mid.var():.2f}")
+    ax_h.plot(x, _normal_pdf(x), color="gray", ls="--", label=r"$\mathcal{N}(0, 1)$")
+    ax_h.set(xlabel=r"components of $z_{1/2}$", title="midpoints", ylim=(0, 0.8))
+    ax_h.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def plot_priors(prior: str = "normal", path: str = "linear", alpha: float = 0.5, n: int = 20_000,
+                seed: int = 0):
+    """Where a path between two draws of a prior lands: uniform against normal priors.
+
+    ``n`` pairs are drawn from the prior (uniform on [-√3, √3], unit variance, or the standard
+    normal) and combined with the ``linear`` or ``spherical`` weights at ``alpha``. Left: a 2-D
+    scatter of the combinations over the prior's support. Right: the histogram of one component
+    against the prior's own density. Only the normal prior is preserved by the spherical
+    weights; a uniform prior keeps the linear combination inside its box but piles it up in the
+    middle (two uniforms sum to a triangle).
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
+    prior = _choice(prior, "prior", ("normal", "uniform"))
+    path = _choice(path, "path", ("linear", "spherical"))
+    g = _generator(seed)
+    if prior == "normal":
+        z1, z2 = torch.randn(2, n, 2, generator=g, dtype=torch.float64)
+    else:  # unit variance, so both priors have the same scale
+        z1, z2 = (torch.rand(2, n, 2, generator=g, dtype=torch.float64) * 2 - 1) * math.sqrt(3)
+    z = (lerp if path == "linear" else slerp_normal)(z1, z2, alpha)
+    fig, (ax, ax_h) = figure(1, 2, width=8.4, height=3.6)
+    ax.scatter(z[:2000, 0], z[:2000, 1], s=3, color=COLORS[0], alpha=0.5, label=r"$z_\alpha$")
+    r = math.sqrt(3)
+    if prior == "uniform":
+        ax.plot([-r, r, r, -r, -r], [-r, -r, r, r, -r], color="black", lw=1, label="prior's support")
+    else:
+        t = np.linspace(0, 2 * np.pi, 200)
+        for k in (1, 2, 3):
+            ax.plot(k * np.cos(t), k * np.sin(t), color="gray", lw=0.8, ls=":")
+    outside = (z.abs() > r + 1e-12).any(-1).double().mean().item() if prior == "uniform" else None
+    title = f"{prior} prior, {path} path, α = {alpha:g}"
+    ax.set(xlim=(-4, 4), ylim=(-4, 4), aspect="equal", xlabel="$z_1$", ylabel="$z_2$",
+           title=title if outside is None else f"{title}\n{outside:.1%} outside the box")
+    ax.legend(fontsize=8, loc="upper right")
+    x = np.linspace(-4, 4, 400)
+    density = _normal_pdf(x) if prior == "normal" else np.where(np.abs(x) <= r, 1 / (2 * r), 0.0)
+    comp = z[:, 0].numpy()
+    ax_h.hist(comp, bins=np.linspace(-4, 4, 49), density=True, color=COLORS[0], alpha=0.5,
+              label=f"$z_\\alpha$ component, var {comp.var():.2f}")
+    ax_h.plot(x, density, color="black", lw=1.2, label="prior density")
+    ax_h.set(xlabel="first component", ylim=(0, 0.75))
+    ax_h.legend(fontsize=8, loc="upper left")
+    return fig
