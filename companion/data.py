@@ -46,7 +46,7 @@ def split_indices(n: int, n_train: int, seed: int = 0) -> tuple[torch.Tensor, to
     ``n_train`` indices train, the rest test. Both parts are disjoint and together cover
     ``range(n)``; the same seed gives the same split.
 
-    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112); also used by the VAE chapter.
     """
     for name, value in (("n", n), ("n_train", n_train), ("seed", seed)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -387,8 +387,7 @@ if mnist_dir:
     images, labels = images[: N_TRAIN * 5], labels[: N_TRAIN * 5]
 else:
     images, labels = data.load_digits()
-order = torch.randperm(len(images), generator=torch.Generator().manual_seed(SEED))
-train, test = order[:N_TRAIN], order[N_TRAIN:]
+train, test = data.split_indices(len(images), N_TRAIN, seed=SEED)
 pairs, pair_labels = cap.two_digit_images(images[test], labels[test], seed=SEED)
 print(f"{len(train)} training digits, {len(test)} test digits, {len(pairs)} two-digit test images "
       f"of shape {tuple(pairs.shape[1:])}")
