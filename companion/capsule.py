@@ -161,6 +161,94 @@ def soft_kmeans(x: torch.Tensor, centers: torch.Tensor, K: float = 1.0, iters: i
 
 # ----------------------------------------------------------------------------------------------
 # dynamic routing
+#
+# û (u_hat) is by far the largest tensor, 94 MB at MNIST CapsNet shapes and batch 128, and routing
+# is bandwidth-bound: what costs is how often û is read, written or copied. Every use of û is
+# linear in it (the sums s_j = Σ_i c_ij û_ij and the agreements <û_ij, v_j>), hence:
+#
+# * each use reads û in place, in its own [B, n_in, n_out·d] layout, as one GEMM per sample
+#   against a block-diagonal small matrix: n_out times the FLOPs of the products themselves, but
+#   no transposed copy of û and no û-sized temporaries (at n_out ~ 10 the GEMM is not the limit);
+# * autograd sees û only as a constant, so its backward reads û for the small gradients but never
+#   writes a û-sized tensor; _Routing then forms dL/dû in ONE GEMM from the (small factor, small
+#   gradient) pairs of all 2·iters − 1 uses, instead of one û-sized gradient per use plus sums;
+# * the small [.., n_in, n_out] tensors are kept transposed, [B, n_out, n_in]: a softmax over a
+#   last dimension of size 10 runs several times slower than one over the middle dimension.
+
+
+def _block_diagonal(x: torch.Tensor) -> torch.Tensor:
+    """``[B, n, p, q] -> [B, n·p, n·q]``, with ``x[:, j]`` as the j-th diagonal block."""
+    B, n, p, q = x.shape
+    eye = torch.eye(n, dtype=x.dtype, device=x.device)
+    return (x.unsqueeze(3) * eye[:, None, :, None]).reshape(B, n * p, n * q)
+
+
+def _weighted_sums(U: torch.Tensor, wT: torch.Tensor) -> torch.Tensor:
+    """``s[b, j] = Σ_i wT[b, j, i] û[b, i, j]`` for ``U = û.view(B, n_in, n_out·d)``: ``[B, n_out, d]``."""
+    B, n_out, _ = wT.shape
+    # (wᵀU)[j, j'·d:(j'+1)·d] = Σ_i w_ij û_ij'; the sums we want are its diagonal blocks j = j'.
+    return (wT @ U).view(B, n_out, n_out, -1).diagonal(dim1=1, dim2=2).transpose(1, 2)
+
+
+def _agreements(U: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``aT[b, j, i] = <û[b, i, j], x[b, j]>`` for ``x`` of shape ``[B, n_out, d]``: ``[B, n_out, n_in]``."""
+    return _block_diagonal(x.unsqueeze(2)) @ U.transpose(1, 2)
+
+
+def _route(U: torch.Tensor, n_out: int, iters: int, variant: str, K: float, squash_c: float):
+    """The iterations on ``U = û.view(B, n_in, n_out·d)``; autograd, when enabled, tracks only
+    small tensors. Returns ``v``, the last couplings ``cT`` (``[B, n_out, n_in]``), and û's uses
+    as (factor, product) pairs: ``s_r = sum(cT_r · û)`` and ``aT_r = <û, v_r>``."""
+    B, n_in, _ = U.shape
+    cT = U.new_full((B, n_out, n_in), 1 / n_out)  # softmax of zero logits
+    # the first sum has uniform weights: a plain sum, made a leaf so that backward asks its gradient
+    s = (U.sum(1) / n_out).view(B, n_out, -1).requires_grad_(torch.is_grad_enabled())
+    sums, agreements = [(cT, s)], []
+    for _ in range(iters - 1):
+        v = squash(s, c=squash_c) if variant == "sabour" else F.normalize(s, dim=-1)
+        aT = _agreements(U, v)
+        agreements.append((v, aT))
+        logits = K * aT if variant == "su" or len(agreements) == 1 else logits + K * aT
+        cT = torch.softmax(logits, dim=1)  # over output capsules
+        s = _weighted_sums(U, cT)
+        sums.append((cT, s))
+    return squash(s, c=squash_c), cT, sums, agreements
+
+
+class _Routing(torch.autograd.Function):
+    """Routing whose backward writes the û-sized gradient once, as one GEMM:
+    dL/dû_ij = Σ_r c_rij · dL/ds_rj + Σ_r dL/da_rij · v_rj (see the comment above)."""
+
+    @staticmethod
+    def forward(ctx, u_hat, iters, variant, K, squash_c):
+        B, n_in, n_out, d = u_hat.shape
+        U = u_hat.detach().reshape(B, n_in, n_out * d)  # a view unless u_hat is not contiguous
+        # The small graph is built here and kept for backward: rebuilding it there would read û
+        # 2·iters − 1 more times.
+        with torch.set_grad_enabled(ctx.needs_input_grad[0]):
+            v, cT, sums, agreements = _route(U, n_out, iters, variant, K, squash_c)
+            c = cT.transpose(1, 2)
+        ctx.graph = (v, c, sums, agreements)
+        return v.detach(), c.detach()
+
+    @staticmethod
+    def backward(ctx, grad_v, grad_c):
+        if torch.is_grad_enabled():  # create_graph=True, but dL/dû below is formed outside autograd
+            raise RuntimeError("dynamic_routing supports first derivatives only (got a backward "
+                               "with create_graph=True); dynamic_routing_reference supports more")
+        v, c, sums, agreements = ctx.graph
+        outs = [(t, g) for t, g in ((v, grad_v), (c, grad_c)) if t.requires_grad]
+        products = [s for _, s in sums] + [aT for _, aT in agreements]
+        # Autograd over small tensors only: it reads û for dL/dc_r and dL/dv_r, writes nothing big.
+        # retain_graph: a caller's backward(retain_graph=True) may come back for a second pass.
+        grads = torch.autograd.grad([t for t, _ in outs], products, [g for _, g in outs],
+                                    retain_graph=True)
+        n = len(sums)
+        B, n_in, n_out = c.shape
+        AT = torch.stack([cT.detach() for cT, _ in sums] + list(grads[n:]), dim=2)  # [B, n_out, R, n_in]
+        G = torch.stack(list(grads[:n]) + [v.detach() for v, _ in agreements], dim=2)  # [B, n_out, R, d]
+        grad_u = AT.view(B, -1, n_in).transpose(1, 2) @ _block_diagonal(G)  # [B, n_in, n_out·d]
+        return grad_u.view(B, n_in, n_out, -1), None, None, None, None
 
 
 def dynamic_routing(u_hat: torch.Tensor, iters: int = 3, variant: str = "su", K: float = 1.0,
@@ -193,8 +281,10 @@ def dynamic_routing(u_hat: torch.Tensor, iters: int = 3, variant: str = "su", K:
         ``(v, c)``: output capsules ``[B, n_out, d]`` and the couplings of the last iteration
         ``[B, n_in, n_out]`` (each row a distribution over output capsules).
 
-    Memory is linear in ``B``: the iterations keep only ``[B, n_in, n_out]`` couplings besides
-    one transposed copy of ``u_hat``.
+    Memory is linear in ``B`` and ``u_hat`` is never copied (unless it is not contiguous): the
+    iterations keep ``[B, n_in, n_out]`` couplings and agreements, and the backward pass
+    allocates one ``u_hat``-sized tensor, the gradient. Both outputs are differentiable once;
+    a second derivative (``create_graph=True``) raises a RuntimeError.
 
     Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
     """
@@ -203,24 +293,7 @@ def dynamic_routing(u_hat: torch.Tensor, iters: int = 3, variant: str = "su", K:
     variant = _choice(variant, "variant", VARIANTS)
     K = _positive_number(K, "K")
     squash_c = _positive_number(squash_c, "squash_c")
-    # [B, n_out, n_in, d]: each (sample, output capsule) pair becomes one matrix, so the weighted
-    # sum over inputs and the agreements are batched matrix-vector products, with no [B, n_in,
-    # n_out, d] temporaries per iteration.
-    u = u_hat.transpose(1, 2).contiguous()
-    B, n_out, n_in, d = u.shape
-    logits = u.new_zeros(B, n_out, n_in)
-    for r in range(iters):
-        c = torch.softmax(logits, dim=1)                       # over output capsules
-        s = (c.unsqueeze(2) @ u).squeeze(2)                    # [B, n_out, d]
-        if r == iters - 1:
-            break
-        if variant == "sabour":
-            v = squash(s, c=squash_c)
-            logits = logits + K * (u @ v.unsqueeze(-1)).squeeze(-1)
-        else:
-            v = F.normalize(s, dim=-1)
-            logits = K * (u @ v.unsqueeze(-1)).squeeze(-1)
-    return squash(s, c=squash_c), c.transpose(1, 2)
+    return _Routing.apply(u_hat, iters, variant, K, squash_c)
 
 
 def dynamic_routing_reference(u_hat: torch.Tensor, iters: int = 3, variant: str = "su",
