@@ -208,7 +208,10 @@ def _route(U: torch.Tensor, n_out: int, iters: int, variant: str, K: float, squa
         v = squash(s, c=squash_c) if variant == "sabour" else F.normalize(s, dim=-1)
         aT = _agreements(U, v)
         agreements.append((v, aT))
-        logits = K * aT if variant == "su" or len(agreements) == 1 else logits + K * aT
+        if variant == "sabour" and len(agreements) > 1:  # accumulate: one op, b + K·a
+            logits = torch.add(logits, aT, alpha=K)
+        else:
+            logits = aT if K == 1 else K * aT
         cT = torch.softmax(logits, dim=1)  # over output capsules
         s = _weighted_sums(U, cT)
         sums.append((cT, s))
@@ -229,6 +232,7 @@ class _Routing(torch.autograd.Function):
             v, cT, sums, agreements = _route(U, n_out, iters, variant, K, squash_c)
             c = cT.transpose(1, 2)
         ctx.graph = (v, c, sums, agreements)
+        ctx.set_materialize_grads(False)  # an unused output's gradient stays None, not zeros
         return v.detach(), c.detach()
 
     @staticmethod
@@ -237,12 +241,15 @@ class _Routing(torch.autograd.Function):
             raise RuntimeError("dynamic_routing supports first derivatives only (got a backward "
                                "with create_graph=True); dynamic_routing_reference supports more")
         v, c, sums, agreements = ctx.graph
-        outs = [(t, g) for t, g in ((v, grad_v), (c, grad_c)) if t.requires_grad]
+        outs = [(t, g) for t, g in ((v, grad_v), (c, grad_c)) if g is not None and t.requires_grad]
+        if not outs:  # only the couplings of iters = 1, which are constant
+            return None, None, None, None, None
         products = [s for _, s in sums] + [aT for _, aT in agreements]
         # Autograd over small tensors only: it reads û for dL/dc_r and dL/dv_r, writes nothing big.
-        # retain_graph: a caller's backward(retain_graph=True) may come back for a second pass.
+        # retain_graph: a caller's backward(retain_graph=True) may come back for a second pass;
+        # the last sum is unused when only the couplings feed the loss: its gradient is zero.
         grads = torch.autograd.grad([t for t, _ in outs], products, [g for _, g in outs],
-                                    retain_graph=True)
+                                    retain_graph=True, allow_unused=True, materialize_grads=True)
         n = len(sums)
         B, n_in, n_out = c.shape
         AT = torch.stack([cT.detach() for cT, _ in sums] + list(grads[n:]), dim=2)  # [B, n_out, R, n_in]

@@ -64,6 +64,16 @@ def test_gradient_through_one_output_alone(variant, which):
     assert ours[2].abs().max() > 0
 
 
+def test_one_iteration_couplings_are_constant():
+    """iters = 1: uniform couplings that do not depend on u_hat, so a loss on them alone has a
+    zero gradient (the reference's couplings are not even attached to u_hat)."""
+    u = predictions(seed=13).requires_grad_()
+    _, c = dynamic_routing(u, iters=1)
+    (c * loss_weights(u, "c")[1]).sum().backward()
+    assert u.grad is None or not u.grad.any()
+    assert not dynamic_routing_reference(u, iters=1)[1].requires_grad
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_gradcheck_three_iterations(variant):
     u = predictions(B=2, n_in=5, n_out=3, d=4, seed=4).requires_grad_()
