@@ -197,25 +197,24 @@ def _agreements(U: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 def _route(U: torch.Tensor, n_out: int, iters: int, variant: str, K: float, squash_c: float):
     """The iterations on ``U = û.view(B, n_in, n_out·d)``; autograd, when enabled, tracks only
-    small tensors. Returns ``v``, the last couplings ``cT`` (``[B, n_out, n_in]``), and û's uses
-    as (factor, product) pairs: ``s_r = sum(cT_r · û)`` and ``aT_r = <û, v_r>``."""
+    small tensors. Returns ``v`` and û's uses: the couplings ``cT_r`` (``[B, n_out, n_in]``, the
+    last one is the output's) with the sums ``s_r`` they weighted, and the vectors ``v_r`` with
+    the agreements ``aT_r = <û, v_r>`` (``[B, n_out, n_in]``) they produced."""
     B, n_in, _ = U.shape
-    cT = U.new_full((B, n_out, n_in), 1 / n_out)  # softmax of zero logits
+    cTs = [U.new_full((B, n_out, n_in), 1 / n_out)]  # softmax of zero logits
     # the first sum has uniform weights: a plain sum, made a leaf so that backward asks its gradient
-    s = (U.sum(1) / n_out).view(B, n_out, -1).requires_grad_(torch.is_grad_enabled())
-    sums, agreements = [(cT, s)], []
-    for _ in range(iters - 1):
-        v = squash(s, c=squash_c) if variant == "sabour" else F.normalize(s, dim=-1)
-        aT = _agreements(U, v)
-        agreements.append((v, aT))
-        if variant == "sabour" and len(agreements) > 1:  # accumulate: one op, b + K·a
-            logits = torch.add(logits, aT, alpha=K)
+    ss = [(U.sum(1) / n_out).view(B, n_out, -1).requires_grad_(torch.is_grad_enabled())]
+    vs, aTs = [], []
+    for r in range(iters - 1):
+        vs.append(squash(ss[-1], c=squash_c) if variant == "sabour" else F.normalize(ss[-1], dim=-1))
+        aTs.append(_agreements(U, vs[-1]))
+        if variant == "sabour" and r > 0:  # accumulate: one op, b + K·a
+            logits = torch.add(logits, aTs[-1], alpha=K)
         else:
-            logits = aT if K == 1 else K * aT
-        cT = torch.softmax(logits, dim=1)  # over output capsules
-        s = _weighted_sums(U, cT)
-        sums.append((cT, s))
-    return squash(s, c=squash_c), cT, sums, agreements
+            logits = aTs[-1] if K == 1 else K * aTs[-1]
+        cTs.append(torch.softmax(logits, dim=1))  # over output capsules
+        ss.append(_weighted_sums(U, cTs[-1]))
+    return squash(ss[-1], c=squash_c), cTs, ss, vs, aTs
 
 
 class _Routing(torch.autograd.Function):
@@ -223,15 +222,17 @@ class _Routing(torch.autograd.Function):
     dL/dû_ij = Σ_r c_rij · dL/ds_rj + Σ_r dL/da_rij · v_rj (see the comment above)."""
 
     @staticmethod
-    def forward(ctx, u_hat, iters, variant, K, squash_c):
+    def forward(ctx, u_hat, iters, variant, K, squash_c, track):
         B, n_in, n_out, d = u_hat.shape
         U = u_hat.detach().reshape(B, n_in, n_out * d)  # a view unless u_hat is not contiguous
         # The small graph is built here and kept for backward: rebuilding it there would read û
-        # 2·iters − 1 more times.
-        with torch.set_grad_enabled(ctx.needs_input_grad[0]):
-            v, cT, sums, agreements = _route(U, n_out, iters, variant, K, squash_c)
-            c = cT.transpose(1, 2)
-        ctx.graph = (v, c, sums, agreements)
+        # 2·iters − 1 more times. It is saved (not kept on ctx) so that autograd frees it after a
+        # backward without retain_graph, as it frees any graph, even while v or c stay alive.
+        with torch.set_grad_enabled(track):  # False under no_grad or for a constant u_hat
+            v, cTs, ss, vs, aTs = _route(U, n_out, iters, variant, K, squash_c)
+            c = cTs[-1].transpose(1, 2)
+        if track:
+            ctx.save_for_backward(v, c, *cTs, *ss, *vs, *aTs)
         ctx.set_materialize_grads(False)  # an unused output's gradient stays None, not zeros
         return v.detach(), c.detach()
 
@@ -240,22 +241,23 @@ class _Routing(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph=True, but dL/dû below is formed outside autograd
             raise RuntimeError("dynamic_routing supports first derivatives only (got a backward "
                                "with create_graph=True); dynamic_routing_reference supports more")
-        v, c, sums, agreements = ctx.graph
+        v, c, *saved = ctx.saved_tensors
+        n = (len(saved) + 2) // 4  # iters: iters couplings and sums, iters − 1 vectors and agreements
+        cTs, ss, vs, aTs = saved[:n], saved[n:2 * n], saved[2 * n:3 * n - 1], saved[3 * n - 1:]
         outs = [(t, g) for t, g in ((v, grad_v), (c, grad_c)) if g is not None and t.requires_grad]
         if not outs:  # only the couplings of iters = 1, which are constant
-            return None, None, None, None, None
-        products = [s for _, s in sums] + [aT for _, aT in agreements]
+            return (None,) * 6
         # Autograd over small tensors only: it reads û for dL/dc_r and dL/dv_r, writes nothing big.
-        # retain_graph: a caller's backward(retain_graph=True) may come back for a second pass;
-        # the last sum is unused when only the couplings feed the loss: its gradient is zero.
-        grads = torch.autograd.grad([t for t, _ in outs], products, [g for _, g in outs],
+        # retain_graph: the small graph lives as long as the saved tensors, which autograd frees
+        # or keeps as the caller's retain_graph says. The last sum is unused when only the
+        # couplings feed the loss: its gradient is zero.
+        grads = torch.autograd.grad([t for t, _ in outs], [*ss, *aTs], [g for _, g in outs],
                                     retain_graph=True, allow_unused=True, materialize_grads=True)
-        n = len(sums)
         B, n_in, n_out = c.shape
-        AT = torch.stack([cT.detach() for cT, _ in sums] + list(grads[n:]), dim=2)  # [B, n_out, R, n_in]
-        G = torch.stack(list(grads[:n]) + [v.detach() for v, _ in agreements], dim=2)  # [B, n_out, R, d]
+        AT = torch.stack([*cTs, *grads[n:]], dim=2)  # [B, n_out, R, n_in], R = 2·iters − 1
+        G = torch.stack([*grads[:n], *vs], dim=2)  # [B, n_out, R, d]
         grad_u = AT.view(B, -1, n_in).transpose(1, 2) @ _block_diagonal(G)  # [B, n_in, n_out·d]
-        return grad_u.view(B, n_in, n_out, -1), None, None, None, None
+        return (grad_u.view(B, n_in, n_out, -1),) + (None,) * 5
 
 
 def dynamic_routing(u_hat: torch.Tensor, iters: int = 3, variant: str = "su", K: float = 1.0,
@@ -300,7 +302,8 @@ def dynamic_routing(u_hat: torch.Tensor, iters: int = 3, variant: str = "su", K:
     variant = _choice(variant, "variant", VARIANTS)
     K = _positive_number(K, "K")
     squash_c = _positive_number(squash_c, "squash_c")
-    return _Routing.apply(u_hat, iters, variant, K, squash_c)
+    track = torch.is_grad_enabled() and u_hat.requires_grad
+    return _Routing.apply(u_hat, iters, variant, K, squash_c, track)
 
 
 def dynamic_routing_reference(u_hat: torch.Tensor, iters: int = 3, variant: str = "su",

@@ -145,6 +145,16 @@ def test_backward_twice_with_retain_graph_gives_the_same_gradient():
     torch.testing.assert_close(first, second, rtol=0, atol=0)
 
 
+def test_backward_frees_the_graph_like_autograd_does():
+    """Without retain_graph the saved small graph is released (the outputs may outlive it, as
+    CapsuleLayer keeps its couplings): a second backward fails as on any freed graph."""
+    u = predictions(seed=14).requires_grad_()
+    v, c = dynamic_routing(u, iters=3)
+    v.sum().backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        (v.sum() + c.sum()).backward()
+
+
 def test_without_grad_the_values_are_the_same_and_untracked():
     u = predictions(seed=10).requires_grad_()
     with torch.no_grad():
