@@ -224,7 +224,8 @@ class _Routing(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u_hat, iters, variant, K, squash_c, track):
         B, n_in, n_out, d = u_hat.shape
-        U = u_hat.detach().reshape(B, n_in, n_out * d)  # a view unless u_hat is not contiguous
+        # a view whenever the last two dims are contiguous together (so also the layer's einsum output)
+        U = u_hat.detach().reshape(B, n_in, n_out * d)
         # The small graph is built here and kept for backward: rebuilding it there would read û
         # 2·iters − 1 more times. It is saved (not kept on ctx) so that autograd frees it after a
         # backward without retain_graph, as it frees any graph, even while v or c stay alive.
@@ -290,10 +291,11 @@ def dynamic_routing(u_hat: torch.Tensor, iters: int = 3, variant: str = "su", K:
         ``(v, c)``: output capsules ``[B, n_out, d]`` and the couplings of the last iteration
         ``[B, n_in, n_out]`` (each row a distribution over output capsules).
 
-    Memory is linear in ``B`` and ``u_hat`` is never copied (unless it is not contiguous): the
-    iterations keep ``[B, n_in, n_out]`` couplings and agreements, and the backward pass
-    allocates one ``u_hat``-sized tensor, the gradient. Both outputs are differentiable once;
-    a second derivative (``create_graph=True``) raises a RuntimeError.
+    Memory is linear in ``B``: ``u_hat`` is read in place (copied only if its last two dimensions
+    are not contiguous together), the iterations keep ``[B, n_out, n_in]`` couplings and
+    agreements, and the backward pass allocates one ``u_hat``-sized tensor, the gradient. Both
+    outputs are differentiable once; a second derivative (a backward with
+    ``create_graph=True``) raises a RuntimeError: use :func:`dynamic_routing_reference` there.
 
     Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
     """
