@@ -76,7 +76,7 @@ def test_one_iteration_couplings_are_constant():
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_gradcheck_three_iterations(variant):
-    u = predictions(B=2, n_in=5, n_out=3, d=4, seed=4).requires_grad_()
+    u = predictions(B=2, n_in=4, n_out=3, d=3, seed=4).requires_grad_()
     assert torch.autograd.gradcheck(
         lambda x: dynamic_routing(x, iters=3, variant=variant, K=1.5, squash_c=0.5), (u,))
 
