@@ -162,6 +162,104 @@ def soft_kmeans(x: torch.Tensor, centers: torch.Tensor, K: float = 1.0, iters: i
 
 # ----------------------------------------------------------------------------------------------
 # dynamic routing
+#
+# û (u_hat) is by far the largest tensor, 94 MB at MNIST CapsNet shapes and batch 128, and routing
+# is bandwidth-bound: what costs is how often û is read, written or copied. Every use of û is
+# linear in it (the sums s_j = Σ_i c_ij û_ij and the agreements <û_ij, v_j>), hence:
+#
+# * each use reads û in place, in its own [B, n_in, n_out·d] layout, as one GEMM per sample
+#   against a block-diagonal small matrix: n_out times the FLOPs of the products themselves, but
+#   no transposed copy of û and no û-sized temporaries (at n_out ~ 10 the GEMM is not the limit);
+# * autograd sees û only as a constant, so its backward reads û for the small gradients but never
+#   writes a û-sized tensor; _Routing then forms dL/dû in ONE GEMM from the (small factor, small
+#   gradient) pairs of all 2·iters − 1 uses, instead of one û-sized gradient per use plus sums;
+# * the small [.., n_in, n_out] tensors are kept transposed, [B, n_out, n_in]: a softmax over a
+#   last dimension of size 10 runs several times slower than one over the middle dimension.
+
+
+def _block_diagonal(x: torch.Tensor) -> torch.Tensor:
+    """``[B, n, p, q] -> [B, n·p, n·q]``, with ``x[:, j]`` as the j-th diagonal block."""
+    B, n, p, q = x.shape
+    eye = torch.eye(n, dtype=x.dtype, device=x.device)
+    return (x.unsqueeze(3) * eye[:, None, :, None]).reshape(B, n * p, n * q)
+
+
+def _weighted_sums(U: torch.Tensor, wT: torch.Tensor) -> torch.Tensor:
+    """``s[b, j] = Σ_i wT[b, j, i] û[b, i, j]`` for ``U = û.view(B, n_in, n_out·d)``: ``[B, n_out, d]``."""
+    B, n_out, _ = wT.shape
+    # (wᵀU)[j, j'·d:(j'+1)·d] = Σ_i w_ij û_ij'; the sums we want are its diagonal blocks j = j'.
+    return (wT @ U).view(B, n_out, n_out, -1).diagonal(dim1=1, dim2=2).transpose(1, 2)
+
+
+def _agreements(U: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``aT[b, j, i] = <û[b, i, j], x[b, j]>`` for ``x`` of shape ``[B, n_out, d]``: ``[B, n_out, n_in]``."""
+    return _block_diagonal(x.unsqueeze(2)) @ U.transpose(1, 2)
+
+
+def _route(U: torch.Tensor, n_out: int, iters: int, variant: str, K: float, squash_c: float):
+    """The iterations on ``U = û.view(B, n_in, n_out·d)``; autograd, when enabled, tracks only
+    small tensors. Returns ``v`` and û's uses: the couplings ``cT_r`` (``[B, n_out, n_in]``, the
+    last one is the output's) with the sums ``s_r`` they weighted, and the vectors ``v_r`` with
+    the agreements ``aT_r = <û, v_r>`` (``[B, n_out, n_in]``) they produced."""
+    B, n_in, _ = U.shape
+    cTs = [U.new_full((B, n_out, n_in), 1 / n_out)]  # softmax of zero logits
+    # the first sum has uniform weights: a plain sum, made a leaf so that backward asks its gradient
+    ss = [(U.sum(1) / n_out).view(B, n_out, -1).requires_grad_(torch.is_grad_enabled())]
+    vs, aTs = [], []
+    for r in range(iters - 1):
+        vs.append(squash(ss[-1], c=squash_c) if variant == "sabour" else F.normalize(ss[-1], dim=-1))
+        aTs.append(_agreements(U, vs[-1]))
+        if variant == "sabour" and r > 0:  # accumulate: one op, b + K·a
+            logits = torch.add(logits, aTs[-1], alpha=K)
+        else:
+            logits = aTs[-1] if K == 1 else K * aTs[-1]
+        cTs.append(torch.softmax(logits, dim=1))  # over output capsules
+        ss.append(_weighted_sums(U, cTs[-1]))
+    return squash(ss[-1], c=squash_c), cTs, ss, vs, aTs
+
+
+class _Routing(torch.autograd.Function):
+    """Routing whose backward writes the û-sized gradient once, as one GEMM:
+    dL/dû_ij = Σ_r c_rij · dL/ds_rj + Σ_r dL/da_rij · v_rj (see the comment above)."""
+
+    @staticmethod
+    def forward(ctx, u_hat, iters, variant, K, squash_c, track):
+        B, n_in, n_out, d = u_hat.shape
+        # a view whenever the last two dims are contiguous together (so also the layer's einsum output)
+        U = u_hat.detach().reshape(B, n_in, n_out * d)
+        # The small graph is built here and kept for backward: rebuilding it there would read û
+        # 2·iters − 1 more times. It is saved (not kept on ctx) so that autograd frees it after a
+        # backward without retain_graph, as it frees any graph, even while v or c stay alive.
+        with torch.set_grad_enabled(track):  # False under no_grad or for a constant u_hat
+            v, cTs, ss, vs, aTs = _route(U, n_out, iters, variant, K, squash_c)
+            c = cTs[-1].transpose(1, 2)
+        if track:
+            ctx.save_for_backward(v, c, *cTs, *ss, *vs, *aTs)
+        ctx.set_materialize_grads(False)  # an unused output's gradient stays None, not zeros
+        return v.detach(), c.detach()
+
+    @staticmethod
+    def backward(ctx, grad_v, grad_c):
+        if torch.is_grad_enabled():  # create_graph=True, but dL/dû below is formed outside autograd
+            raise RuntimeError("dynamic_routing supports first derivatives only (got a backward "
+                               "with create_graph=True); dynamic_routing_reference supports more")
+        v, c, *saved = ctx.saved_tensors
+        n = (len(saved) + 2) // 4  # iters: iters couplings and sums, iters − 1 vectors and agreements
+        cTs, ss, vs, aTs = saved[:n], saved[n:2 * n], saved[2 * n:3 * n - 1], saved[3 * n - 1:]
+        outs = [(t, g) for t, g in ((v, grad_v), (c, grad_c)) if g is not None and t.requires_grad]
+        if not outs:  # only the couplings of iters = 1, which are constant
+            return (None,) * 6
+        # Autograd over small tensors only: it reads û for dL/dc_r and dL/dv_r, writes nothing big.
+        # retain_graph: the small graph lives as long as the saved tensors, which autograd frees
+        # or keeps as the caller's retain_graph says. The last sum is unused when only the
+        # couplings feed the loss: its gradient is zero.
+        grads = torch.autograd.grad([t for t, _ in outs], [*ss, *aTs], [g for _, g in outs],
+                                    retain_graph=True, allow_unused=True, materialize_grads=True)
+        B, n_in, n_out = c.shape
+        AT = torch.stack([*cTs, *grads[n:]], dim=2)  # [B, n_out, R, n_in], R = 2·iters − 1
+        G = torch.stack([*grads[:n], *vs], dim=2)  # [B, n_out, R, d]
+        grad_u = AT.view(B, -1, n_in).transpose(1, 2) @ _block_diagonal(G)  # [B, n_in, n_out·d]
+        return (grad_u.view(B, n_in, n_out, -1),) + (None,) * 5
 
 
 def dynamic_routing(u_hat: torch.Tensor, iters: int = 3, variant: str = "su", K: float = 1.0,
@@ -194,8 +292,11 @@ def dynamic_routing(u_hat: torch.Tensor, iters: int = 3, variant: str = "su", K:
         ``(v, c)``: output capsules ``[B, n_out, d]`` and the couplings of the last iteration
         ``[B, n_in, n_out]`` (each row a distribution over output capsules).
 
-    Memory is linear in ``B``: the iterations keep only ``[B, n_in, n_out]`` couplings besides
-    one transposed copy of ``u_hat``.
+    Memory is linear in ``B``: ``u_hat`` is read in place (copied only if its last two dimensions
+    are not contiguous together), the iterations keep ``[B, n_out, n_in]`` couplings and
+    agreements, and the backward pass allocates one ``u_hat``-sized tensor, the gradient. Both
+    outputs are differentiable once; a second derivative (a backward with
+    ``create_graph=True``) raises a RuntimeError: use :func:`dynamic_routing_reference` there.
 
     Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
     """
@@ -204,24 +305,8 @@ def dynamic_routing(u_hat: torch.Tensor, iters: int = 3, variant: str = "su", K:
     variant = _choice(variant, "variant", VARIANTS)
     K = _positive_number(K, "K")
     squash_c = _positive_number(squash_c, "squash_c")
-    # [B, n_out, n_in, d]: each (sample, output capsule) pair becomes one matrix, so the weighted
-    # sum over inputs and the agreements are batched matrix-vector products, with no [B, n_in,
-    # n_out, d] temporaries per iteration.
-    u = u_hat.transpose(1, 2).contiguous()
-    B, n_out, n_in, d = u.shape
-    logits = u.new_zeros(B, n_out, n_in)
-    for r in range(iters):
-        c = torch.softmax(logits, dim=1)                       # over output capsules
-        s = (c.unsqueeze(2) @ u).squeeze(2)                    # [B, n_out, d]
-        if r == iters - 1:
-            break
-        if variant == "sabour":
-            v = squash(s, c=squash_c)
-            logits = logits + K * (u @ v.unsqueeze(-1)).squeeze(-1)
-        else:
-            v = F.normalize(s, dim=-1)
-            logits = K * (u @ v.unsqueeze(-1)).squeeze(-1)
-    return squash(s, c=squash_c), c.transpose(1, 2)
+    track = torch.is_grad_enabled() and u_hat.requires_grad
+    return _Routing.apply(u_hat, iters, variant, K, squash_c, track)
 
 
 def dynamic_routing_reference(u_hat: torch.Tensor, iters: int = 3, variant: str = "su",
