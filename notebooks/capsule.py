@@ -432,7 +432,7 @@ for name, runs in results.items():
 # about 99.3% on single digits; on pairs the pooling network gets about 40% (top two) and 10%
 # (both above 0.5), capsules with Sabour-style routing over 90%, and about 95% with the routing of
 # {eq}`eq-su-routing`. The full run of this notebook (5 seeds, 30 epochs, 8×8 digits) gives, at the
-# time of writing, pooling about 41% and 7%, Sabour routing about 85% and 83%, Su routing about
+# time of writing, pooling about 41% and 7%, Sabour routing about 87% and 86%, Su routing about
 # 95% and 94%: the same ordering and similar gaps, with Su's routing also the least sensitive to
 # the seed. The smoke configuration used in tests trains for a few epochs
 # only and its numbers mean little.
