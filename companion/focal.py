@@ -708,7 +708,7 @@ def plot_losses(m: float = 0.5, K: float = 1.0, gamma: float = 1.0, alpha=None):
                torch.sigmoid(K * (threshold - x.detach())),
                (1.0 if alpha is None else alpha) * (1 - p) ** gamma]
 
-    fig, axes = style.figure(1, 3, width=11, height=3.4)
+    fig, axes = style.figure(1, 3, width=10, height=3.2)
     for i, (name, loss) in enumerate(curves.items()):
         (grad,) = torch.autograd.grad(loss.sum(), x)
         ls = "--" if i == 0 else "-"
@@ -810,6 +810,6 @@ def plot_imbalance(imbalance: float = 100, seed: int = 0, steps: int | None = No
         axes[1].text(0.02, i, f"{res[n]['ap']:.3f}", va="center", fontsize=8, color="white")
     axes[2].barh(ys, [res[n]["easy_share"] for n in names], color=style.COLORS[: len(names)])
     axes[2].set(yticks=list(ys), yticklabels=[], xlim=(0, 1),
-                xlabel="share of the training loss", title="carried by easy negatives (p < 0.1)")
+                xlabel="share of its own training loss", title="carried by easy negatives (p < 0.1)")
     axes[2].invert_yaxis()
     return fig
