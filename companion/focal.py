@@ -709,12 +709,14 @@ def plot_losses(m: float = 0.5, K: float = 1.0, gamma: float = 1.0, alpha=None):
                (1.0 if alpha is None else alpha) * (1 - p) ** gamma]
 
     fig, axes = style.figure(1, 3, width=10, height=3.2)
+    # Focal is drawn dashed and thin over a wide smoothed line, so that both stay visible
+    # where they coincide (K = gamma = 1, m = 0.5).
+    styles = [dict(ls="--", lw=1.8), dict(lw=1.8), dict(lw=3.2), dict(ls=(0, (3, 2)), lw=1.6)]
     for i, (name, loss) in enumerate(curves.items()):
         (grad,) = torch.autograd.grad(loss.sum(), x)
-        ls = "--" if i == 0 else "-"
-        axes[0].plot(xs, loss.detach().numpy(), ls=ls, color=style.COLORS[i], label=name)
-        axes[1].plot(xs, grad.numpy(), ls=ls, color=style.COLORS[i])
-        axes[2].plot(xs, weights[i].numpy(), ls=ls, color=style.COLORS[i])
+        axes[0].plot(xs, loss.detach().numpy(), color=style.COLORS[i], label=name, **styles[i])
+        axes[1].plot(xs, grad.numpy(), color=style.COLORS[i], **styles[i])
+        axes[2].plot(xs, weights[i].numpy(), color=style.COLORS[i], **styles[i])
     for ax in axes:
         ax.axvspan(threshold, 6, color=style.COLORS[1], alpha=0.08, lw=0)
         ax.set_xlabel("logit $x$ of a positive sample")

@@ -585,8 +585,9 @@ digit_runs = learning_speed(multi_losses, digit_data, lambda s: fo.mlp(64, 10, h
 # the whole loss and gradient become one fused loop. `make bench` times it on $10^7$ logits
 # against `F.binary_cross_entropy_with_logits`; on this book's 2-core test machine, compiled
 # focal loss ran at 0.7-0.8 times BCE's time with the same peak memory, and eager focal loss at
-# about 3 times BCE's time (it makes several passes over memory) with 1.6 times its peak memory.
-# A smaller eager comparison here (one thread, as set at the top):
+# 2.5-3.5 times BCE's time (op by op it makes several passes over memory) with 1.6 times its peak
+# memory. A smaller eager comparison here (one thread, as set at the top; the ratio depends on the
+# size and the threads):
 
 # %% tags=["timing"]
 g = torch.Generator().manual_seed(SEED)
