@@ -1,0 +1,817 @@
+r"""Losses that stop, or fade, learning on samples the model already gets right: hard truncation,
+its smoothed version and focal loss, binary (sigmoid) and multi-class (softmax), from logits.
+
+Binary notation. A logit :math:`x` and a label :math:`y \in \{0, 1\}` give the *signed logit*
+:math:`z = x` for :math:`y = 1` and :math:`z = -x` for :math:`y = 0`, the probability of the true
+class :math:`p_t = \sigma(z)` and the cross entropy :math:`\mathrm{CE} = -\log p_t`. Each loss
+here is :math:`w \cdot \mathrm{CE}` with a weight :math:`w` that shrinks on easy samples:
+
+============================  ==========================================================
+hard truncation (threshold m)  :math:`w = \theta(\operatorname{logit} m - z)`: zero once :math:`p_t > m`
+smoothed truncation (K, m)     :math:`w = \sigma\big(K(\operatorname{logit} m - z)\big)`
+focal loss (:math:`\gamma`, α)     :math:`w = \alpha_t (1 - p_t)^\gamma`
+============================  ==========================================================
+
+with :math:`\theta` the unit step (:math:`\theta(0) = 1/2`), :math:`\operatorname{logit} m =
+\log\frac{m}{1-m}`, and :math:`\alpha_t = \alpha` for positives and :math:`1 - \alpha` for
+negatives. As :math:`K \to \infty` the smoothed weight tends to the step; with :math:`K = 1` and
+:math:`m = 1/2` it is :math:`\sigma(-z) = 1 - p_t`, the focal weight with :math:`\gamma = 1`.
+FL* (the focal-loss paper's Appendix A) is :math:`-\log\sigma(\gamma z + \beta)/\gamma`.
+
+Multi-class notation: logits :math:`x \in \mathbb{R}^C`, a target class :math:`t`,
+:math:`p = \operatorname{softmax}(x)`. Hard truncation and focal loss keep their form with
+:math:`p_t = p[t]`; the smoothed loss is the article's :math:`-\operatorname{softmax}(-Kx)_t \log p_t`,
+which equals focal loss with :math:`\gamma = 1` at :math:`K = 1` only for two classes; FL* uses
+the log-odds of the target class, :math:`z_t = \log p_t - \log(1 - p_t)`.
+
+Everything is computed in log space (log-sigmoid, log-softmax, log-sum-exp), so losses and
+gradients stay finite for logits of any finite size in float32. Binary focal loss has a fused
+closed-form backward (:func:`focal_bce`), so it saves no tensors beyond its inputs.
+
+Shapes follow PyTorch's losses: binary functions take ``logits`` and ``target`` of the same shape
+(any), multi-class functions take ``logits [N, C, *]`` and class indices ``target [N, *]``;
+``reduction`` is ``"none"`` (per-sample losses, the shape of ``target``), ``"mean"`` or ``"sum"``.
+Losses are in nats (natural logarithms). ``validate=True`` checks the targets' values (and that
+the logits are finite) at the cost of one device-to-host synchronisation; pass ``False`` inside a
+hot, already-checked loop (or under ``torch.compile``, where the check would break the graph).
+
+Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "hard_truncated_bce", "soft_truncated_bce", "focal_bce", "focal_star_bce",
+    "hard_truncated_ce", "soft_truncated_ce", "focal_ce", "focal_star_ce",
+    "imbalanced_moons", "mlp", "Fit", "fit", "average_precision", "loss_share",
+    "imbalance_losses", "imbalance_experiment", "plot_losses", "plot_imbalance",
+]
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks
+# ---------------------------------------------------------------------------------------------
+
+def _real(value, name: str, accepted: str, ok) -> float:
+    """``value`` as a float if it is a real number and ``ok(value)``; else a clear error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {accepted}, got {name}={value!r} ({type(value).__name__})")
+    v = float(value)
+    if not (math.isfinite(v) and ok(v)):
+        raise ValueError(f"{name} must be {accepted}, got {name}={value!r}")
+    return v
+
+
+def _gamma(gamma, strict: bool = False) -> float:
+    if strict:  # FL* divides by gamma
+        return _real(gamma, "gamma", "a finite number > 0", lambda v: v > 0)
+    return _real(gamma, "gamma", "a finite number >= 0", lambda v: v >= 0)
+
+
+def _K(K) -> float:
+    return _real(K, "K", "a finite number > 0 (the steepness of the smoothed step)", lambda v: v > 0)
+
+
+def _m(m) -> float:
+    # m = 0.5 is the article's threshold; below it the loss would also drop misclassified
+    # samples, and at m = 1 nothing is truncated (plain cross entropy).
+    return _real(m, "m", "a threshold in [0.5, 1)", lambda v: 0.5 <= v < 1)
+
+
+def _alpha(alpha) -> float | None:
+    if alpha is None:
+        return None
+    return _real(alpha, "alpha", "a number in [0, 1] or None", lambda v: 0 <= v <= 1)
+
+
+def _beta(beta) -> float:
+    return _real(beta, "beta", "a finite number", lambda v: True)
+
+
+def _reduction(reduction) -> str:
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}, "
+                         f"got reduction={reduction!r}")
+    return reduction
+
+
+def _logits(logits, validate: bool) -> torch.Tensor:
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"logits must be a torch.Tensor, got {type(logits).__name__}")
+    if not logits.is_floating_point():
+        raise TypeError(f"logits must be a floating-point tensor, got dtype {logits.dtype}")
+    if validate and not bool(torch.isfinite(logits).all()):
+        raise ValueError("logits must be finite, got NaN or infinite values")
+    return logits
+
+
+def _binary_target(logits: torch.Tensor, target, validate: bool) -> torch.Tensor:
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"target must be a torch.Tensor of 0/1 labels, got {type(target).__name__}")
+    if target.shape != logits.shape:
+        raise ValueError(f"target must have the shape of logits {tuple(logits.shape)}, got "
+                         f"shape {tuple(target.shape)}")
+    if target.device != logits.device:
+        raise ValueError(f"target is on {target.device}, logits on {logits.device}; put them on "
+                         f"the same device")
+    if target.is_complex():
+        raise TypeError(f"target must hold 0/1 labels, got dtype {target.dtype}")
+    if validate and target.dtype != torch.bool and bool(((target != 0) & (target != 1)).any()):
+        bad = target[(target != 0) & (target != 1)][0].item()
+        raise ValueError(f"target must hold labels in {{0, 1}}, got a value {bad!r} (soft labels "
+                         f"are not supported)")
+    return target
+
+
+def _class_target(logits: torch.Tensor, target, validate: bool) -> torch.Tensor:
+    if logits.ndim < 2:
+        raise ValueError(f"logits must have shape [N, C, *] (classes on dim 1), got shape "
+                         f"{tuple(logits.shape)}")
+    C = logits.shape[1]
+    if C < 2:
+        raise ValueError(f"logits must have at least 2 classes on dim 1, got shape {tuple(logits.shape)}")
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"target must be a torch.Tensor of class indices, got {type(target).__name__}")
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        raise TypeError(f"target must hold integer class indices, got dtype {target.dtype}")
+    expected = (logits.shape[0],) + tuple(logits.shape[2:])
+    if tuple(target.shape) != expected:
+        raise ValueError(f"target must have shape {expected} for logits of shape "
+                         f"{tuple(logits.shape)}, got shape {tuple(target.shape)}")
+    if target.device != logits.device:
+        raise ValueError(f"target is on {target.device}, logits on {logits.device}; put them on "
+                         f"the same device")
+    if validate and target.numel() and bool(((target < 0) | (target >= C)).any()):
+        bad = target[(target < 0) | (target >= C)][0].item()
+        raise ValueError(f"target must hold class indices in [0, {C - 1}] (C = {C}), got {bad}")
+    return target.long()
+
+
+def _class_alpha(alpha, logits: torch.Tensor) -> torch.Tensor | None:
+    if alpha is None:
+        return None
+    C = logits.shape[1]
+    if isinstance(alpha, numbers.Real) or (isinstance(alpha, torch.Tensor) and alpha.ndim == 0):
+        raise TypeError(f"alpha for a multi-class loss must be None or {C} per-class weights in "
+                        f"[0, 1], got the single number {alpha!r}")
+    if not isinstance(alpha, (torch.Tensor, Sequence)) or isinstance(alpha, str):
+        raise TypeError(f"alpha must be None or {C} per-class weights in [0, 1], got {alpha!r}")
+    weights = torch.as_tensor(alpha, dtype=torch.float64).detach().cpu()
+    if weights.shape != (C,):
+        raise ValueError(f"alpha must have one weight per class ({C}), got shape {tuple(weights.shape)}")
+    if not bool(((weights >= 0) & (weights <= 1)).all()):
+        raise ValueError(f"alpha must hold weights in [0, 1], got {weights.tolist()}")
+    return weights.to(device=logits.device, dtype=logits.dtype)
+
+
+def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if loss.numel() == 0:
+        raise ValueError("reduction='mean' of an empty batch is undefined (0/0); use 'sum' or 'none'")
+    return loss.mean()
+
+
+def _signed(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """z: the logit of the true class (x for positives, -x for negatives)."""
+    return torch.where(_positive(target), logits, -logits)
+
+
+def _step(a: torch.Tensor) -> torch.Tensor:
+    """Unit step with theta(0) = 1/2, as a constant: no gradient flows through it."""
+    return ((a > 0).to(a.dtype) + (a >= 0).to(a.dtype)) * 0.5
+
+
+# ---------------------------------------------------------------------------------------------
+# Binary (sigmoid) losses
+# ---------------------------------------------------------------------------------------------
+
+def hard_truncated_bce(logits: torch.Tensor, target: torch.Tensor, m: float = 0.5, *,
+                       reduction: str = "mean", validate: bool = True) -> torch.Tensor:
+    r"""Binary cross entropy that ignores samples already classified with confidence above ``m``.
+
+    .. math:: L = -\theta(\operatorname{logit} m - z)\,\log\sigma(z),\qquad
+              z = (2y - 1)\,x,
+
+    so positives with :math:`\sigma(x) > m` and negatives with :math:`\sigma(x) < 1 - m` cost
+    nothing and get an exactly zero gradient; at the threshold itself the step is 1/2.
+
+    Args:
+        logits: ``[*]`` real-valued scores (any floating dtype, any device).
+        target: ``[*]`` labels in {0, 1} (bool, integer or floating dtype).
+        m: threshold in [0.5, 1); 0.5 truncates every correctly classified sample.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
+        validate: check the labels and that the logits are finite (one host sync).
+
+    Returns:
+        Loss in nats: ``[*]`` for ``"none"``, else a scalar.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    reduction, m = _reduction(reduction), _m(m)
+    logits = _logits(logits, validate)
+    z = _signed(logits, _binary_target(logits, target, validate))
+    weight = _step(math.log(m / (1 - m)) - z.detach())
+    return _reduce(-weight * F.logsigmoid(z), reduction)
+
+
+def soft_truncated_bce(logits: torch.Tensor, target: torch.Tensor, K: float = 1.0, m: float = 0.5,
+                       *, reduction: str = "mean", validate: bool = True) -> torch.Tensor:
+    r"""The article's smoothed truncation: the step of :func:`hard_truncated_bce` becomes a sigmoid.
+
+    .. math:: L = -\sigma\big(K(\operatorname{logit} m - z)\big)\,\log\sigma(z),\qquad z = (2y - 1)\,x.
+
+    ``K`` sets the steepness: :math:`K \to \infty` recovers hard truncation at ``m``, and
+    ``K = 1, m = 0.5`` gives :math:`-(1 - p_t)\log p_t`, focal loss with :math:`\gamma = 1`.
+    (The article smooths the threshold ``m = 0.5``; other ``m`` shift the sigmoid's centre to the
+    logit :math:`\operatorname{logit} m`.)
+
+    Args:
+        logits: ``[*]`` real-valued scores.  target: ``[*]`` labels in {0, 1}.
+        K: steepness > 0.  m: threshold in [0.5, 1).
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``.  validate: see :func:`hard_truncated_bce`.
+
+    Returns:
+        Loss in nats: ``[*]`` for ``"none"``, else a scalar.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    reduction, K, m = _reduction(reduction), _K(K), _m(m)
+    logits = _logits(logits, validate)
+    z = _signed(logits, _binary_target(logits, target, validate))
+    return _reduce(-torch.sigmoid(K * (math.log(m / (1 - m)) - z)) * F.logsigmoid(z), reduction)
+
+
+def _positive(target: torch.Tensor) -> torch.Tensor:
+    return target if target.dtype == torch.bool else target > 0.5
+
+
+def _where_positive(target: torch.Tensor, pos: float, neg: float, dtype) -> torch.Tensor:
+    return torch.where(_positive(target), torch.tensor(pos, dtype=dtype, device=target.device), neg)
+
+
+def _focal_eager(logits, target, gamma, alpha, with_grad):
+    """(FL, dFL/dx or None) elementwise, op by op and in place: at most three logit-sized
+    buffers are alive at once.
+
+    With q = 1 - p = sigmoid(-z), w = q^gamma and u = -log p: FL = w u, and the paper's
+    dFL/dz = (1 - p)^gamma (gamma p log p + p - 1) = -(w q + gamma p FL).
+    """
+    z = _signed(logits, target)
+    loss = F.logsigmoid(z).neg_()                                  # u = -log p
+    q = z.neg_().sigmoid_()                                        # reuses z's buffer
+    grad = None
+    if gamma == 0:
+        grad = q if with_grad else None                            # -dCE/dz = q
+    else:
+        w = q.pow(gamma)
+        loss.mul_(w)
+        if with_grad:
+            grad = w.mul_(q).addcmul_(q.neg_().add_(1), loss, value=gamma)  # q -> p in place
+        del w
+    del z, q  # one buffer fewer alive while alpha is applied
+    return _apply_alpha(loss, grad, target, alpha, logits.dtype)
+
+
+def _focal_fused(logits, target, gamma, alpha, with_grad):
+    """The same as :func:`_focal_eager` from one exp and one log1p per element, written out of
+    place for a compiler, which fuses it into one pass (op by op it would be many). Labels
+    enter through arithmetic only: a compiler would otherwise keep a boolean mask for the
+    backward, and storing one is slower on CPU than the whole loss."""
+    y = target.to(logits.dtype)
+    sign = 2 * y - 1
+    z = logits * sign
+    a = z.abs()
+    e = torch.exp(-a)
+    right = z >= 0
+    inv = 1 / (1 + e)
+    q = torch.where(right, e, 1.0) * inv                           # sigmoid(-z)
+    log1p_e = torch.log1p(e)
+    loss = torch.where(right, 0.0, a) + log1p_e                    # -log p = softplus(-z)
+    if gamma != 0:
+        if gamma == int(gamma) and gamma <= 8:                      # multiplications, no exp
+            w = q ** int(gamma)
+        else:
+            w = torch.exp(-gamma * (torch.where(right, a, 0.0) + log1p_e))
+        loss = w * loss
+    grad = None
+    if with_grad:
+        grad = q if gamma == 0 else w * q + gamma * (torch.where(right, 1.0, e) * inv) * loss
+        grad = -sign * grad                                        # dz/dx = sign
+    if alpha is not None:
+        alpha_t = (1 - alpha) + (2 * alpha - 1) * y
+        loss = loss * alpha_t
+        grad = None if grad is None else grad * alpha_t
+    return loss, grad
+
+
+def _apply_alpha(loss, grad, target, alpha, dtype):
+    """Weight by alpha_t, and turn -dFL/dz into dFL/dx (dz/dx = +1 for positives, -1 else)."""
+    if alpha is not None:
+        loss.mul_(_where_positive(target, alpha, 1.0 - alpha, dtype))
+    if grad is not None:
+        pos, neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+        grad.mul_(_where_positive(target, -pos, neg, dtype))
+    return loss, grad
+
+
+class _FocalBCE(torch.autograd.Function):
+    """Elementwise binary focal loss with the closed-form gradient of the paper's Appendix B.
+
+    The gradient is computed in the forward, from the same exponentials as the loss, and kept
+    for the backward, which only scales it: one logit-sized buffer between the two passes, as
+    in PyTorch's own compiled BCE. Eager mode works in place; under ``torch.compile`` one
+    fused expression is cheaper. First-order only: a double backward raises.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, target, gamma, alpha):
+        fn = _focal_fused if torch.compiler.is_compiling() else _focal_eager
+        loss, grad = fn(logits, target, gamma, alpha, ctx.needs_input_grad[0])
+        if grad is not None:
+            ctx.save_for_backward(grad)
+        return loss
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, upstream):
+        (grad,) = ctx.saved_tensors
+        return grad * upstream, None, None, None
+
+
+def focal_bce(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
+              alpha: float | None = None, *, reduction: str = "mean",
+              validate: bool = True) -> torch.Tensor:
+    r"""Binary focal loss (Lin et al. 2017) from logits.
+
+    .. math:: \mathrm{FL} = -\alpha_t\,(1 - p_t)^\gamma \log p_t,\qquad p_t = \sigma(z),\quad
+              z = (2y - 1)\,x,
+
+    with :math:`\alpha_t = \alpha` for positives and :math:`1 - \alpha` for negatives (no
+    weighting when ``alpha`` is None). :math:`\gamma = 0` (and ``alpha=None``) is binary cross
+    entropy. The gradient is the paper's closed form,
+    :math:`\partial\mathrm{FL}/\partial x = (2y-1)\,\alpha_t (1 - p_t)^\gamma (\gamma p_t \log p_t + p_t - 1)`,
+    computed in log space in a fused backward that saves nothing but the inputs (first-order
+    gradients only: no double backward). Same as ``torchvision.ops.sigmoid_focal_loss`` up to the
+    convention for ``alpha=None``, but finite for logits of any size.
+
+    Args:
+        logits: ``[*]`` real-valued scores (any floating dtype, any device).
+        target: ``[*]`` labels in {0, 1} (bool, integer or floating dtype).
+        gamma: focusing parameter >= 0.  alpha: weight of the positive class in [0, 1], or None.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``.  validate: see :func:`hard_truncated_bce`.
+
+    Returns:
+        Loss in nats: ``[*]`` for ``"none"``, else a scalar.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    reduction, gamma, alpha = _reduction(reduction), _gamma(gamma), _alpha(alpha)
+    logits = _logits(logits, validate)
+    target = _binary_target(logits, target, validate)
+    return _reduce(_FocalBCE.apply(logits, target, gamma, alpha), reduction)
+
+
+def focal_star_bce(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
+                   beta: float = 1.0, *, reduction: str = "mean",
+                   validate: bool = True) -> torch.Tensor:
+    r"""FL*, the focal-loss paper's Appendix A variant: a rescaled and shifted cross entropy.
+
+    .. math:: \mathrm{FL}^* = -\frac{\log\sigma(\gamma z + \beta)}{\gamma},\qquad z = (2y - 1)\,x,
+
+    with gradient :math:`(2y - 1)(p^*_t - 1)`, :math:`p^*_t = \sigma(\gamma z + \beta)`.
+    ``gamma=1, beta=0`` is binary cross entropy.
+
+    Args:
+        logits: ``[*]`` real-valued scores.  target: ``[*]`` labels in {0, 1}.
+        gamma: > 0.  beta: any finite shift.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``.  validate: see :func:`hard_truncated_bce`.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    reduction, gamma, beta = _reduction(reduction), _gamma(gamma, strict=True), _beta(beta)
+    logits = _logits(logits, validate)
+    z = _signed(logits, _binary_target(logits, target, validate))
+    return _reduce(-F.logsigmoid(gamma * z + beta) / gamma, reduction)
+
+
+# ---------------------------------------------------------------------------------------------
+# Multi-class (softmax) losses
+# ---------------------------------------------------------------------------------------------
+
+def _log_p_and_q(logits: torch.Tensor, target: torch.Tensor):
+    """log p_t and log(1 - p_t) of the softmax, each ``[N, *]``.
+
+    log(1 - p_t) is the log-sum-exp of the *other* logits minus that of all of them: exact when
+    p_t rounds to 1, where log(-expm1(log p_t)) would give -inf and a NaN gradient.
+    """
+    index = target.unsqueeze(1)
+    lse = torch.logsumexp(logits, dim=1)
+    log_p = logits.gather(1, index).squeeze(1) - lse
+    others = logits.scatter(1, index, float("-inf"))
+    log_q = torch.logsumexp(others, dim=1) - lse
+    return log_p, log_q
+
+
+def hard_truncated_ce(logits: torch.Tensor, target: torch.Tensor, m: float = 0.5, *,
+                      reduction: str = "mean", validate: bool = True) -> torch.Tensor:
+    r"""Cross entropy that ignores samples whose true class already has probability above ``m``.
+
+    .. math:: L = -\theta(m - p_t)\,\log p_t,\qquad p_t = \operatorname{softmax}(x)_t,
+
+    with :math:`\theta(0) = 1/2`; truncated samples get an exactly zero gradient.
+
+    Args:
+        logits: ``[N, C, *]`` (C >= 2).  target: ``[N, *]`` integer class indices in [0, C).
+        m: threshold in [0.5, 1).
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``.  validate: see :func:`hard_truncated_bce`.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    reduction, m = _reduction(reduction), _m(m)
+    logits = _logits(logits, validate)
+    target = _class_target(logits, target, validate)
+    log_p = F.log_softmax(logits, dim=1).gather(1, target.unsqueeze(1)).squeeze(1)
+    return _reduce(-_step(math.log(m) - log_p.detach()) * log_p, reduction)
+
+
+def soft_truncated_ce(logits: torch.Tensor, target: torch.Tensor, K: float = 1.0, *,
+                      reduction: str = "mean", validate: bool = True) -> torch.Tensor:
+    r"""The article's multi-class smoothed loss.
+
+    .. math:: L = -\operatorname{softmax}(-Kx)_t\,\log\operatorname{softmax}(x)_t.
+
+    For two classes :math:`\operatorname{softmax}(-x)_t = 1 - p_t`, so ``K = 1`` is focal loss
+    with :math:`\gamma = 1`; for three or more classes it is not, and as :math:`K \to \infty` the
+    weight tends to 1 only where the target has the *smallest* logit, not where :math:`p_t < 1/2`.
+
+    Args:
+        logits: ``[N, C, *]`` (C >= 2).  target: ``[N, *]`` integer class indices in [0, C).
+        K: steepness > 0.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``.  validate: see :func:`hard_truncated_bce`.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    reduction, K = _reduction(reduction), _K(K)
+    logits = _logits(logits, validate)
+    index = _class_target(logits, target, validate).unsqueeze(1)
+    weight = F.softmax(-K * logits, dim=1).gather(1, index).squeeze(1)
+    log_p = F.log_softmax(logits, dim=1).gather(1, index).squeeze(1)
+    return _reduce(-weight * log_p, reduction)
+
+
+def focal_ce(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0, alpha=None, *,
+             reduction: str = "mean", validate: bool = True) -> torch.Tensor:
+    r"""Multi-class (softmax) focal loss.
+
+    .. math:: \mathrm{FL} = -\alpha_t\,(1 - p_t)^\gamma \log p_t,\qquad p_t = \operatorname{softmax}(x)_t,
+
+    with :math:`(1 - p_t)^\gamma = \exp(\gamma \log(1 - p_t))` and :math:`\log(1 - p_t)` from the
+    log-sum-exp of the other classes. :math:`\gamma = 0` is ``F.cross_entropy``; with ``alpha`` it
+    is ``F.cross_entropy(weight=alpha, reduction="none")`` per sample. ``"mean"`` is the plain mean
+    over samples (as in torchvision), not cross_entropy's weight-normalised mean.
+
+    Args:
+        logits: ``[N, C, *]`` (C >= 2).  target: ``[N, *]`` integer class indices in [0, C).
+        gamma: focusing parameter >= 0.
+        alpha: None, or ``C`` per-class weights in [0, 1] (sequence or tensor).
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``.  validate: see :func:`hard_truncated_bce`.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    reduction, gamma = _reduction(reduction), _gamma(gamma)
+    logits = _logits(logits, validate)
+    target = _class_target(logits, target, validate)
+    weights = _class_alpha(alpha, logits)
+    log_p, log_q = _log_p_and_q(logits, target)
+    loss = -log_p if gamma == 0 else -torch.exp(gamma * log_q) * log_p
+    if weights is not None:
+        loss = loss * weights[target]
+    return _reduce(loss, reduction)
+
+
+def focal_star_ce(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
+                  beta: float = 1.0, *, reduction: str = "mean",
+                  validate: bool = True) -> torch.Tensor:
+    r"""FL* for C classes, through the log-odds of the target class.
+
+    .. math:: \mathrm{FL}^* = -\frac{\log\sigma(\gamma z_t + \beta)}{\gamma},\qquad
+              z_t = \log p_t - \log(1 - p_t).
+
+    The paper defines FL* for binary labels only; this is its one-vs-rest form. For two classes
+    :math:`z_t` is the binary signed logit, so it equals :func:`focal_star_bce`;
+    ``gamma=1, beta=0`` is cross entropy for any ``C`` (as :math:`\sigma(z_t) = p_t`).
+
+    Args:
+        logits: ``[N, C, *]`` (C >= 2).  target: ``[N, *]`` integer class indices in [0, C).
+        gamma: > 0.  beta: any finite shift.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``.  validate: see :func:`hard_truncated_bce`.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    reduction, gamma, beta = _reduction(reduction), _gamma(gamma, strict=True), _beta(beta)
+    logits = _logits(logits, validate)
+    log_p, log_q = _log_p_and_q(logits, _class_target(logits, target, validate))
+    return _reduce(-F.logsigmoid(gamma * (log_p - log_q) + beta) / gamma, reduction)
+
+
+# ---------------------------------------------------------------------------------------------
+# Experiments of the chapter: data, a small trainer, metrics, slider demos
+# ---------------------------------------------------------------------------------------------
+
+def imbalanced_moons(n_pos: int, imbalance: float, *, seed: int, noise: float = 0.15):
+    r"""A 2-D binary problem with hard and easy negatives, ``imbalance`` negatives per positive.
+
+    Positives lie on one half-moon, ``n_pos`` *hard* negatives on the interleaved other half-moon
+    (both with Gaussian noise of standard deviation ``noise``), and the remaining
+    :math:`(\text{imbalance} - 1)\,n_\text{pos}` *easy* negatives on a ring of radius 2.5 to 5
+    around them, far from every positive.
+
+    Returns:
+        ``(X, y)``: float32 points ``[n, 2]`` and float32 labels ``[n]`` in {0, 1}
+        (positives first, then hard, then easy negatives).
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    if isinstance(n_pos, bool) or not isinstance(n_pos, numbers.Integral) or n_pos < 1:
+        raise ValueError(f"n_pos must be an integer >= 1, got n_pos={n_pos!r}")
+    imbalance = _real(imbalance, "imbalance", "a number >= 1 (negatives per positive)", lambda v: v >= 1)
+    noise = _real(noise, "noise", "a finite number >= 0", lambda v: v >= 0)
+    g = torch.Generator().manual_seed(seed)
+
+    def moon(n, upper):
+        t = torch.rand(n, generator=g, dtype=torch.float64) * math.pi
+        if upper:
+            points = torch.stack([torch.cos(t), torch.sin(t)], dim=1)
+        else:
+            points = torch.stack([1 - torch.cos(t), 0.5 - torch.sin(t)], dim=1)
+        return points + noise * torch.randn(n, 2, generator=g, dtype=torch.float64)
+
+    n_easy = round(n_pos * (imbalance - 1))
+    radius = 2.5 + 2.5 * torch.rand(n_easy, generator=g, dtype=torch.float64)
+    angle = 2 * math.pi * torch.rand(n_easy, generator=g, dtype=torch.float64)
+    easy = torch.stack([0.5 + radius * torch.cos(angle), 0.25 + radius * torch.sin(angle)], dim=1)
+    X = torch.cat([moon(n_pos, True), moon(n_pos, False), easy]).float()
+    y = torch.cat([torch.ones(n_pos), torch.zeros(n_pos + n_easy)])
+    return X, y
+
+
+def mlp(n_in: int, n_out: int, hidden=(16, 16), *, seed: int, prior: float | None = None):
+    r"""A tanh multilayer perceptron (``hidden=()`` gives a linear model), seeded.
+
+    ``prior`` sets the last bias to :math:`\log\frac{\pi}{1 - \pi}`, so that every sample starts
+    at probability :math:`\pi` of being positive (the focal-loss paper's initialisation with
+    :math:`\pi = 0.01`, which keeps the many easy negatives from swamping the first steps).
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    sizes = [n_in, *hidden, n_out]
+    with torch.random.fork_rng(devices=[]):  # seeded without touching the caller's stream
+        torch.manual_seed(seed)
+        layers = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [torch.nn.Linear(a, b), torch.nn.Tanh()]
+        net = torch.nn.Sequential(*layers[:-1])
+    if prior is not None:
+        prior = _real(prior, "prior", "a probability in (0, 1)", lambda v: 0 < v < 1)
+        with torch.no_grad():
+            net[-1].bias.fill_(math.log(prior / (1 - prior)))
+    return net
+
+
+@dataclass
+class Fit:
+    """A trained model and its training record, one entry per epoch.
+
+    ``accuracy``: training accuracy after each epoch. ``forgotten``: training samples classified
+    correctly after the previous epoch and wrongly after this one (0 for the first epoch).
+    """
+
+    model: torch.nn.Module
+    accuracy: list
+    forgotten: list
+
+
+def fit(loss, X: torch.Tensor, y: torch.Tensor, *, model: torch.nn.Module, epochs: int,
+        lr: float, seed: int, batch_size: int | None = None, optimizer: str = "adam") -> Fit:
+    """Train ``model`` on ``(X, y)`` with ``loss(logits, y)`` (a scalar); deterministic given ``seed``.
+
+    Binary labels (floating ``y``) use the model's single output column as the logit and
+    accuracy at logit 0; class indices (integer ``y``) use argmax. ``batch_size=None`` is
+    full-batch. ``optimizer`` is ``"adam"`` or ``"sgd"`` (plain, no momentum).
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got optimizer={optimizer!r}")
+    binary = y.is_floating_point()
+
+    def logits_of(inputs):
+        out = model(inputs)
+        return out.squeeze(-1) if binary else out
+
+    def correct():
+        with torch.no_grad():
+            z = logits_of(X)
+            return (z > 0) == (y > 0.5) if binary else z.argmax(dim=1) == y
+
+    opt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)(model.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    n = X.shape[0]
+    accuracy, forgotten, before = [], [], None
+    for _ in range(epochs):
+        order = torch.arange(n) if batch_size is None else torch.randperm(n, generator=g)
+        for idx in order.split(n if batch_size is None else batch_size):
+            opt.zero_grad()
+            loss(logits_of(X[idx]), y[idx]).backward()
+            opt.step()
+        now = correct()
+        accuracy.append(now.double().mean().item())
+        forgotten.append(0 if before is None else int((before & ~now).sum()))
+        before = now
+    return Fit(model, accuracy, forgotten)
+
+
+def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    r"""Average precision of ranking ``scores`` (higher = more positive) against 0/1 ``labels``:
+    :math:`\sum_k (R_k - R_{k-1}) P_k` over the distinct score thresholds, as
+    ``sklearn.metrics.average_precision_score`` computes it (tied scores form one threshold).
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    scores, labels = scores.detach().reshape(-1).double(), labels.detach().reshape(-1).double()
+    if scores.shape != labels.shape:
+        raise ValueError(f"scores and labels must have the same number of entries, got "
+                         f"{scores.numel()} and {labels.numel()}")
+    if not bool(((labels == 0) | (labels == 1)).all()):
+        raise ValueError("labels must be 0 or 1")
+    n_pos = labels.sum()
+    if n_pos == 0:
+        raise ValueError("average precision needs at least one positive label")
+    order = torch.argsort(scores, descending=True, stable=True)
+    s, l = scores[order], labels[order]
+    tp = torch.cumsum(l, 0)
+    seen = torch.arange(1, len(l) + 1, dtype=torch.float64)
+    last = torch.ones_like(s, dtype=torch.bool)
+    last[:-1] = s[1:] != s[:-1]                 # the last sample of each group of tied scores
+    tp, seen = tp[last], seen[last]
+    recall = tp / n_pos
+    precision = tp / seen
+    steps = torch.diff(recall, prepend=torch.zeros(1, dtype=torch.float64))
+    return float((steps * precision).sum())
+
+
+def loss_share(per_sample: torch.Tensor, mask: torch.Tensor) -> float:
+    """Fraction of the total of ``per_sample`` losses carried by the samples where ``mask`` holds.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    total = per_sample.detach().double().sum()
+    return float(per_sample.detach().double()[mask].sum() / total) if total > 0 else 0.0
+
+
+def plot_losses(m: float = 0.5, K: float = 1.0, gamma: float = 1.0, alpha=None):
+    r"""Slider demo: for a positive sample (y = 1) as a function of its logit x, the cross
+    entropy, the hard-truncated loss (threshold ``m``), the smoothed loss (steepness ``K``, same
+    ``m``) and focal loss (``gamma``, ``alpha``); their gradients dL/dx; and their weights on
+    the cross entropy. Negatives are the mirror image x -> -x (with 1 - alpha for alpha).
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    from companion import style
+
+    x = torch.linspace(-6, 6, 601, dtype=torch.float64, requires_grad=True)
+    y = torch.ones_like(x)
+    curves = {
+        "cross entropy": focal_bce(x, y, 0.0, reduction="none"),
+        f"hard truncation, m={m:.2g}": hard_truncated_bce(x, y, m, reduction="none"),
+        f"smoothed, K={K:.2g}": soft_truncated_bce(x, y, K, m, reduction="none"),
+        f"focal, γ={gamma:.2g}" + ("" if alpha is None else f", α={alpha:.2g}"):
+            focal_bce(x, y, gamma, alpha, reduction="none"),
+    }
+    threshold = math.log(m / (1 - m))
+    xs = x.detach().numpy()
+    p = torch.sigmoid(x.detach())
+    weights = [torch.ones_like(p), _step(threshold - x.detach()),
+               torch.sigmoid(K * (threshold - x.detach())),
+               (1.0 if alpha is None else alpha) * (1 - p) ** gamma]
+
+    fig, axes = style.figure(1, 3, width=10, height=3.2)
+    # Focal is drawn dashed and thin over a wide smoothed line, so that both stay visible
+    # where they coincide (K = gamma = 1, m = 0.5).
+    styles = [dict(ls="--", lw=1.8), dict(lw=1.8), dict(lw=3.2), dict(ls=(0, (3, 2)), lw=1.6)]
+    for i, (name, loss) in enumerate(curves.items()):
+        (grad,) = torch.autograd.grad(loss.sum(), x)
+        axes[0].plot(xs, loss.detach().numpy(), color=style.COLORS[i], label=name, **styles[i])
+        axes[1].plot(xs, grad.numpy(), color=style.COLORS[i], **styles[i])
+        axes[2].plot(xs, weights[i].numpy(), color=style.COLORS[i], **styles[i])
+    for ax in axes:
+        ax.axvspan(threshold, 6, color=style.COLORS[1], alpha=0.08, lw=0)
+        ax.set_xlabel("logit $x$ of a positive sample")
+    axes[0].set(ylabel="loss", ylim=(0, 4), title="loss")
+    axes[1].set(ylabel=r"$\partial L/\partial x$", ylim=(-1.05, 0.05),
+                title="gradient (shaded: hard truncation gives 0)")
+    axes[2].set(ylabel="weight on cross entropy", ylim=(-0.05, 1.05), title="weight")
+    axes[0].legend(fontsize=7, loc="upper right")
+    return fig
+
+
+def imbalance_losses() -> dict:
+    """The losses compared on the imbalanced toy problem: name -> ``loss(logits, y)`` per sample.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    return {
+        "CE": lambda x, y: focal_bce(x, y, 0.0, reduction="none"),
+        "α-CE (α=.75)": lambda x, y: focal_bce(x, y, 0.0, 0.75, reduction="none"),
+        "hard (m=.5)": lambda x, y: hard_truncated_bce(x, y, 0.5, reduction="none"),
+        "smoothed (K=5)": lambda x, y: soft_truncated_bce(x, y, 5.0, reduction="none"),
+        "FL (γ=2)": lambda x, y: focal_bce(x, y, 2.0, reduction="none"),
+        "FL (γ=2, α=.25)": lambda x, y: focal_bce(x, y, 2.0, 0.25, reduction="none"),
+    }
+
+
+def imbalance_experiment(imbalance: float, *, seed: int = 0, n_pos: int = 50,
+                         steps: int = 300, n_test_pos: int = 500) -> dict:
+    """Train one small MLP per loss of :func:`imbalance_losses` on :func:`imbalanced_moons`
+    (full-batch Adam, prior 0.01) and measure each on a fresh test set.
+
+    Returns ``{name: {"ap": test AP of the positives, "easy_share": share of the model's own
+    training loss carried by easy negatives (p < 0.1), "model": the model}}`` plus the data
+    under ``"_data"`` (``(X_train, y_train, X_test, y_test)``).
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    X, y = imbalanced_moons(n_pos, imbalance, seed=seed)
+    X_test, y_test = imbalanced_moons(n_test_pos, imbalance, seed=seed + 10_000)
+    results = {"_data": (X, y, X_test, y_test)}
+    for name, per_sample in imbalance_losses().items():
+        model = mlp(2, 1, seed=seed, prior=0.01)
+        fit(lambda z, t: per_sample(z, t).mean(), X, y, model=model, epochs=steps, lr=0.01,
+            seed=seed)
+        with torch.no_grad():
+            z = model(X).squeeze(-1)
+            easy = (y == 0) & (torch.sigmoid(z) < 0.1)
+            results[name] = {
+                "ap": average_precision(model(X_test).squeeze(-1), y_test),
+                "easy_share": loss_share(per_sample(z, y), easy),
+                "model": model,
+            }
+    return results
+
+
+def plot_imbalance(imbalance: float = 100, seed: int = 0, steps: int | None = None):
+    """Slider demo: the toy problem at ``imbalance`` negatives per positive, trained with each
+    loss of :func:`imbalance_losses`: the data and two decision boundaries, the positives' test
+    average precision, and the share of each loss carried by easy negatives.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    from companion import budget, style
+
+    steps = budget(full=300, smoke=60) if steps is None else steps
+    res = imbalance_experiment(imbalance, seed=seed, steps=steps)
+    X, y, X_test, y_test = res.pop("_data")
+    names = list(res)
+
+    fig, axes = style.figure(1, 3, width=11.5, height=3.6, width_ratios=[1.2, 1, 1])
+    ax = axes[0]
+    pos = y == 1
+    n_pos = int(pos.sum())
+    hard = X[n_pos: 2 * n_pos]               # imbalanced_moons puts the hard negatives next
+    ax.scatter(hard[:, 0], hard[:, 1], s=6, color="0.45", label=f"hard negatives ({n_pos})")
+    ax.scatter(X[pos, 0], X[pos, 1], s=6, color=style.COLORS[0], label=f"positives ({int(pos.sum())})")
+    g0, g1 = torch.meshgrid(torch.linspace(-1.5, 2.5, 161), torch.linspace(-1.2, 1.7, 121), indexing="xy")
+    grid = torch.stack([g0.reshape(-1), g1.reshape(-1)], dim=1)
+    for name, color in ((names[0], style.COLORS[1]), (names[4], style.COLORS[2])):
+        with torch.no_grad():
+            z = res[name]["model"](grid).reshape(g0.shape)
+        ax.contour(g0, g1, z, levels=[0.0], colors=[color], linewidths=1.5)
+        ax.plot([], [], color=color, label=f"{name}: p = 0.5")
+    ax.set(xlim=(-1.5, 2.5), ylim=(-1.2, 1.7),
+           title=f"1 : {imbalance:g}; {len(y) - 2 * n_pos:,} easy negatives on a ring outside")
+    ax.legend(fontsize=7, loc="lower left")
+    ys = range(len(names))
+    axes[1].barh(ys, [res[n]["ap"] for n in names], color=style.COLORS[: len(names)])
+    axes[1].set(yticks=list(ys), yticklabels=names, xlim=(0, 1), xlabel="test average precision",
+                title="positives' AP")
+    axes[1].invert_yaxis()
+    for i, n in enumerate(names):
+        axes[1].text(0.02, i, f"{res[n]['ap']:.3f}", va="center", fontsize=8, color="white")
+    axes[2].barh(ys, [res[n]["easy_share"] for n in names], color=style.COLORS[: len(names)])
+    axes[2].set(yticks=list(ys), yticklabels=[], xlim=(0, 1),
+                xlabel="share of its own training loss", title="carried by easy negatives (p < 0.1)")
+    axes[2].invert_yaxis()
+    return fig
