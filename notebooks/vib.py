@@ -102,7 +102,7 @@ print(f"{N_SEEDS} seed(s) x {len(LAMS)} values of λ, {EPOCHS} epochs on {N_TRAI
 # $$
 # KL\big(\mathcal N(\mu, \operatorname{diag}\sigma^2)\,\|\,\mathcal N(0, I)\big)
 # = \frac12 \sum_d \big(\mu_d^2 + \sigma_d^2 - \log\sigma_d^2 - 1\big) .
-# $$ (eq-kl)
+# $$ (eq-kl-gauss)
 #
 # Each term is non-negative, because $t - \log t - 1 \ge 0$ for $t > 0$ with equality only at
 # $t = 1$, and vanishes only at $\mu_d = 0$, $\sigma_d = 1$. Networks output
@@ -122,7 +122,7 @@ reference = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).su
 estimate, stderr = vib.kl_monte_carlo(mu.detach(), logvar.detach(), N_MC,
                                       generator=torch.Generator().manual_seed(SEED))
 closed.sum().backward()
-print(f"{'mu':>14s} {'logvar':>14s} {'eq. (eq-kl)':>12s} {'torch.distr.':>13s} {'Monte Carlo':>18s}")
+print(f"{'mu':>14s} {'logvar':>14s} {'closed form':>12s} {'torch.distr.':>13s} {'Monte Carlo':>18s}")
 for m, v, a, b, e, s in zip(mu.tolist(), logvar.tolist(), closed.tolist(), reference.tolist(),
                             estimate.tolist(), stderr.tolist()):
     print(f"{str(m):>14s} {str(v):>14s} {a:12.6f} {b:13.6f} {e:11.4f} ± {s:.4f}")
@@ -201,7 +201,7 @@ print(f"d E[z²]/d logvar: Monte Carlo {lv.grad.item():.4f}, exact {math.exp(-0.
 #
 # Take $x \sim \mathcal N(0, 1)$ and a linear encoder with noise,
 # $p(z\mid x) = \mathcal N(wx, s^2)$, and $q(z) = \mathcal N(0, 1)$. Everything is Gaussian: the
-# marginal is $p(z) = \mathcal N(0, w^2 + s^2)$, and with {eq}`eq-kl` and the Gaussian channel's
+# marginal is $p(z) = \mathcal N(0, w^2 + s^2)$, and with {eq}`eq-kl-gauss` and the Gaussian channel's
 # capacity formula,
 #
 # $$
@@ -646,7 +646,7 @@ print(f"spherical midpoints of uniforms outside the box: {out:.1%}")
 # ## Summary
 #
 # - A VAE {eq}`eq-vae-joint`, {eq}`eq-vae-loss` is an auto-encoder with two changes: a sampled
-#   Gaussian code (reparameterised) and a KL penalty {eq}`eq-kl` towards $\mathcal N(0, I)$.
+#   Gaussian code (reparameterised) and a KL penalty {eq}`eq-kl-gauss` towards $\mathcal N(0, I)$.
 # - The information bottleneck {eq}`eq-ib` penalises the information $I(X;Z)$ {eq}`eq-mi` that
 #   the code keeps. The encoder's KL to any $q(z)$, averaged over inputs, bounds it from above
 #   {eq}`eq-mi-bound`, with a gap equal to the KL of the codes' marginal from $q$; in the
@@ -661,7 +661,7 @@ print(f"spherical midpoints of uniforms outside the box: {out:.1%}")
 #
 # ## Exercises
 #
-# 1. Derive {eq}`eq-kl` for one dimension from the definition
+# 1. Derive {eq}`eq-kl-gauss` for one dimension from the definition
 #    $KL(q\,\|\,p) = \mathbb E_q[\log q(z) - \log p(z)]$.
 #
 # :::{admonition} Solution
@@ -670,7 +670,7 @@ print(f"spherical midpoints of uniforms outside the box: {out:.1%}")
 # With $q = \mathcal N(\mu, \sigma^2)$ and $p = \mathcal N(0, 1)$,
 # $\log q(z) - \log p(z) = -\log\sigma - \frac{(z-\mu)^2}{2\sigma^2} + \frac{z^2}{2}$. Under $q$,
 # $\mathbb E(z-\mu)^2 = \sigma^2$ and $\mathbb E z^2 = \mu^2 + \sigma^2$, so the KL is
-# $-\frac12\log\sigma^2 - \frac12 + \frac12(\mu^2 + \sigma^2)$, which is {eq}`eq-kl` for one
+# $-\frac12\log\sigma^2 - \frac12 + \frac12(\mu^2 + \sigma^2)$, which is {eq}`eq-kl-gauss` for one
 # component. Independent components add.
 # :::
 #

@@ -260,3 +260,15 @@ def test_jupyter_book_reads_our_config_as_intended(book_dir, tmp_path):
     assert "sphinx_thebe" not in sphinx["extensions"] and "myst_nb" in sphinx["extensions"]
     assert (sphinx["nb_execution_mode"], sphinx["nb_execution_timeout"]) == ("force", 60)
     assert sphinx["nb_execution_allow_errors"] is False and sphinx["nb_output_stderr"] == "warn"
+
+
+def test_equation_labels_are_unique_across_the_book():
+    # Sphinx numbers equations book-wide: a label reused by two chapters fails the build.
+    book = bk.load_book(ROOT)
+    seen = {}
+    for chapter in book.chapters:
+        text = (ROOT / chapter.notebook).read_text(encoding="utf-8")
+        for label in re.findall(r"\$\$\s*\((eq-[\w-]+)\)", text):
+            assert label not in seen, f"equation label {label} is used by {seen[label]} and {chapter.notebook}"
+            seen[label] = chapter.notebook
+    assert len(seen) >= 6 * 5  # every chapter numbers its key equations
