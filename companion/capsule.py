@@ -14,6 +14,7 @@ Python; routing is a handful of batched matrix products per iteration.
 
 import math
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import torch
@@ -21,6 +22,10 @@ import torch.nn.functional as F
 from matplotlib.colors import to_rgba
 from torch import nn
 
+from companion.checks import choice as _choice
+from companion.checks import float_tensor, real
+from companion.checks import generator as _generator
+from companion.checks import positive_int as _positive_int
 from companion.style import COLORS, figure
 
 METRICS = ("euclidean", "normalized_dot")
@@ -33,37 +38,14 @@ REDUCTIONS = ("none", "mean", "sum")
 
 
 def _tensor(x, name: str, rank: int | Sequence[int], what: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape {what}, got {type(x).__name__}")
+    x = float_tensor(x, name, f"a torch.Tensor of shape {what}")
     ranks = (rank,) if isinstance(rank, int) else tuple(rank)
     if x.dim() not in ranks:
         raise ValueError(f"{name} must have shape {what}, got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     return x
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def _positive_number(value, name: str, allow_inf: bool = False) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number > 0, got {value!r}") from None
-    if not x > 0 or math.isnan(x) or (math.isinf(x) and not allow_inf):
-        accepted = "a number > 0 (math.inf allowed)" if allow_inf else "a finite number > 0"
-        raise ValueError(f"{name} must be {accepted}, got {value!r}")
-    return x
-
-
-def _choice(value, name: str, options: Sequence[str]) -> str:
-    if value not in options:
-        raise ValueError(f"unknown {name} {value!r}; known: {', '.join(map(repr, options))}")
-    return value
+_positive_number = partial(real, positive=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -89,8 +71,7 @@ def squash(s: torch.Tensor, dim: int = -1, c: float = 1.0, eps: float = 1e-12) -
 
     Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
     """
-    if not isinstance(s, torch.Tensor) or not s.is_floating_point():
-        raise TypeError(f"s must be a floating-point torch.Tensor, got {getattr(s, 'dtype', type(s).__name__)}")
+    s = float_tensor(s, "s")
     c = _positive_number(c, "c")
     n2 = s.pow(2).sum(dim, keepdim=True)
     # ‖s‖/(c + ‖s‖²) times s: written without dividing by ‖s‖ so that s = 0 maps to 0, gradient finite.
@@ -449,12 +430,6 @@ def margin_loss(lengths: torch.Tensor, targets: torch.Tensor, m_pos: float = 0.9
 
 # ----------------------------------------------------------------------------------------------
 # toy data and traces for the chapter's figures
-
-
-def _generator(seed) -> torch.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
-    return torch.Generator().manual_seed(int(seed))
 
 
 def blobs(sizes: Sequence[int] = (60, 60, 60, 60), radius: float = 3.0, spread: float = 0.6,

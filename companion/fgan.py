@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from companion.checks import float_tensor, real
+from companion.checks import positive_int as _positive_int
 from companion.style import COLORS, figure
 
 LOG2 = math.log(2.0)
@@ -53,12 +55,8 @@ GENERATOR_LOSSES = ("minimax", "nonsaturating")
 # checks shared by the kernels
 
 
-def _tensor(x, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    return x
+_tensor = float_tensor
+_number = real
 
 
 def _critic_outputs(x, name: str) -> torch.Tensor:
@@ -74,24 +72,6 @@ def _critic_outputs(x, name: str) -> torch.Tensor:
 def _same_shape(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
     if a.shape != b.shape:
         raise ValueError(f"{names} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-
-
-def _number(value, name: str, positive: bool = False) -> float:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(x) or (positive and not x > 0):
-        raise ValueError(f"{name} must be a finite number{' > 0' if positive else ''}, got {value!r}")
-    return x
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 # ----------------------------------------------------------------------------------------------

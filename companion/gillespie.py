@@ -45,10 +45,15 @@ import importlib.util
 import math
 import numbers
 import re
+from functools import partial
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
+
+from companion.checks import positive_int as _positive_int
+from companion.checks import real
+from companion.checks import seed as _seed
 
 __all__ = [
     "ReactionNetwork", "Ensemble", "Path", "ssa", "trajectory", "time_weighted_histogram",
@@ -357,26 +362,7 @@ class Path:
 # Argument checks
 # ---------------------------------------------------------------------------------------------
 
-def _positive_time(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a finite number > 0, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return v
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def _seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
-    return int(seed)
+_positive_time = partial(real, positive=True)
 
 
 def _time_grid(t_grid, t_max: float) -> torch.Tensor:
@@ -682,7 +668,6 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
         finally:
             torch.set_num_threads(threads)
     return _ssa_torch(network, counts, t_max, n_traj, seed, grid, device)
-
 
 
 def _ssa_torch(network, counts, t_max, n_traj, seed, grid, device, check_every=16) -> Ensemble:

@@ -34,10 +34,13 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from companion.checks import float_tensor, positive_int, real
 
 __all__ = [
     "nce_logit", "nce_loss", "negative_sampling_loss", "full_softmax_loss", "NoiseSampler",
@@ -59,25 +62,9 @@ def _real(value, name: str) -> float:
     return float(value)
 
 
-def _positive(value, name: str) -> float:
-    v = _real(value, name)
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return v
-
-
-def _count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def _float_tensor(x, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    return x
+_positive = partial(real, positive=True)
+_count = positive_int
+_float_tensor = float_tensor
 
 
 def _like(value, ref: torch.Tensor, name: str) -> torch.Tensor:

@@ -17,7 +17,7 @@ is measured in nats (natural logarithms) per sample.
 
 import math
 import numbers
-from collections.abc import Sequence
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -25,6 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from companion.checks import choice as _choice
+from companion.checks import float_tensor, real
+from companion.checks import generator as _generator
+from companion.checks import positive_int as _positive_int
 from companion.style import COLORS, figure
 
 REDUCTIONS = ("none", "sum", "mean")
@@ -32,14 +36,6 @@ REDUCTIONS = ("none", "sum", "mean")
 
 # ----------------------------------------------------------------------------------------------
 # checks shared by the kernels
-
-
-def _tensor(x, name: str, what: str = "a floating-point torch.Tensor") -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be {what}, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    return x
 
 
 def _gaussian(mu, logvar) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,6 +50,13 @@ def _gaussian(mu, logvar) -> tuple[torch.Tensor, torch.Tensor]:
     _finite(logvar, "logvar", " (a diverged encoder?)")
     _finite(mu, "mu")
     return mu, logvar
+
+
+def _tensor(x, name: str) -> torch.Tensor:
+    return float_tensor(x, name, "a floating-point torch.Tensor")
+
+
+_positive_number = partial(real, positive=True)
 
 
 def _finite(x: torch.Tensor, name: str, hint: str = "") -> None:
@@ -72,32 +75,6 @@ def _lam(lam) -> float:
     if not (math.isfinite(lam) and lam >= 0):
         raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
     return float(lam)
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def _positive_number(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number > 0, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _choice(value, name: str, options: Sequence) -> object:
-    if value not in options:
-        raise ValueError(f"unknown {name} {value!r}; known: {', '.join(map(repr, options))}")
-    return value
-
-
-def _generator(seed, device="cpu") -> torch.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
-    return torch.Generator(device=device).manual_seed(int(seed))
 
 
 # ----------------------------------------------------------------------------------------------

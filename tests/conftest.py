@@ -15,6 +15,31 @@ def skip_or_fail(reason):
     pytest.skip(f"{reason}: browser checks NOT run")
 
 
+@pytest.fixture
+def float64():
+    """float64 as torch's default dtype for one test: closed forms are checked to ~1e-10."""
+    import torch
+
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's small-tensor work on one thread, then restore the setting.
+
+    With tensors this small, threads only add synchronisation; on a busy 2-core machine a
+    descheduled second thread made one 1-second training test take 40 s.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def browser():
     try:

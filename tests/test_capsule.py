@@ -12,12 +12,7 @@ from companion import capsule as cap
 from companion import data
 
 
-
-@pytest.fixture(autouse=True)
-def float64_by_default():
-    torch.set_default_dtype(torch.float64)  # closed forms are checked to ~1e-10
-    yield
-    torch.set_default_dtype(torch.float32)
+pytestmark = pytest.mark.usefixtures("float64")  # see conftest.py
 
 
 def rand(*shape, seed=0):

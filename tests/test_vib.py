@@ -17,20 +17,7 @@ from companion import data
 from companion import vib
 
 
-@pytest.fixture(autouse=True)
-def float64_by_default():
-    torch.set_default_dtype(torch.float64)  # closed forms are checked to ~1e-10
-    yield
-    torch.set_default_dtype(torch.float32)
-
-
-@pytest.fixture
-def one_thread():
-    """Tiny MLPs train fastest on one thread; two spin-waiting threads on a busy machine are slow."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("float64")  # see conftest.py
 
 
 def rand(*shape, seed=0):

@@ -1,0 +1,63 @@
+"""Argument checks shared by the chapter modules, so that every kernel rejects bad input alike.
+
+Each check returns the cleaned value or raises ``TypeError``/``ValueError`` with a message that
+names the parameter, the value it got and what it accepts, e.g. ``iters must be an integer >= 1,
+got 0``.
+
+Used by every chapter's module (first in: Capsules as K-Means).
+"""
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import torch
+
+
+def real(value, name: str, *, positive: bool = False, allow_inf: bool = False) -> float:
+    """``value`` as a float: a real number, finite unless ``allow_inf``, and > 0 if ``positive``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    x = float(value)
+    if math.isnan(x) or (math.isinf(x) and not allow_inf) or (positive and not x > 0):
+        accepted = "a number" if allow_inf else "a finite number"
+        accepted += " > 0" if positive else ""
+        accepted += " (math.inf allowed)" if allow_inf else ""
+        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+    return x
+
+
+def positive_int(value, name: str) -> int:
+    """``value`` as an int >= 1; integer-valued floats such as ``1e4`` are accepted."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
+            or value != int(value) or value < 1):
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def seed(value) -> int:
+    """A seed for a random generator: an integer in [0, 2**63)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < 2**63:
+        raise ValueError(f"seed must be an integer in [0, 2**63), got {value!r}")
+    return int(value)
+
+
+def generator(value, device="cpu") -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded with ``value`` (checked by :func:`seed`)."""
+    return torch.Generator(device=device).manual_seed(seed(value))
+
+
+def choice(value, name: str, options: Sequence):
+    """``value`` if it is one of ``options``; the error lists them."""
+    if value not in options:
+        raise ValueError(f"unknown {name} {value!r}; known: {', '.join(map(repr, options))}")
+    return value
+
+
+def float_tensor(x, name: str, what: str = "a torch.Tensor") -> torch.Tensor:
+    """``x`` if it is a floating-point tensor; ``what`` describes the expected tensor."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be {what}, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    return x
