@@ -43,10 +43,10 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
 from tqdm.auto import tqdm
 
 import companion
+from companion import data
 from companion import focal as fo
 from companion import style
 from companion.widgets import Choice, LogRange, Range, demo
@@ -547,11 +547,10 @@ fig
 # $K = 1$ next to focal loss at $\gamma = 1$, the pair that coincides for two classes.
 
 # %%
-digits = load_digits()
-order = torch.randperm(len(digits.target), generator=torch.Generator().manual_seed(SEED))
-images = torch.tensor(digits.data, dtype=torch.float32)[order] / 16
-labels = torch.tensor(digits.target)[order]
-digit_data = (images[:1200], labels[:1200], images[1200:], labels[1200:])
+images, labels = data.load_digits()
+images = images.flatten(1)                                   # 64 pixels in [0, 1]
+train, test = data.split_indices(len(labels), 1200, seed=SEED)
+digit_data = (images[train], labels[train], images[test], labels[test])
 multi_losses = {
     "cross entropy": lambda z, t: fo.focal_ce(z, t, 0.0),
     "hard, m = 0.5": lambda z, t: fo.hard_truncated_ce(z, t, 0.5),
