@@ -42,17 +42,24 @@ def smoke_env(monkeypatch):
 
 
 def _text_outputs(nb):
-    """What a reader would call "the numbers": printed text and plain-text results, per cell."""
+    """What a reader would call "the numbers": printed text and plain-text results, per cell.
+
+    A cell's printed text is compared as one string: the kernel may flush stdout in several
+    pieces around a progress bar or a figure, and where it splits is timing, not content.
+    """
     texts = []
     for cell in nb.cells:
         if "timing" in cell.metadata.get("tags", []):  # wall-clock measurements differ by design
             continue
+        printed, results = [], []
         for out in cell.get("outputs", []):
             if out.output_type == "stream" and out.name == "stdout":
-                texts.append(out.text)
+                printed.append(out.text)
             elif out.output_type in ("execute_result", "display_data") and "text/plain" in out.data:
                 if "application/vnd.jupyter.widget-view+json" not in out.data:  # widget ids are random
-                    texts.append(out.data["text/plain"])
+                    results.append(out.data["text/plain"])
+        if printed or results:
+            texts.append(("".join(printed), results))
     return texts
 
 
