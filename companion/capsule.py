@@ -734,7 +734,10 @@ def train_digit_net(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
 
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """Scores ``[N, n_classes]`` of ``model`` in evaluation mode, in batches."""
+    """Scores ``[N, n_classes]`` of ``model`` in evaluation mode, in batches.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
     model.eval()
     return torch.cat([model(chunk) for chunk in images.split(batch_size)])
 

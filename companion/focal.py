@@ -597,6 +597,8 @@ class Fit:
 
     ``accuracy``: training accuracy after each epoch. ``forgotten``: training samples classified
     correctly after the previous epoch and wrongly after this one (0 for the first epoch).
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """
 
     model: torch.nn.Module

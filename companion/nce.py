@@ -670,7 +670,10 @@ class Noise1D:
 @dataclass
 class QuarticFit:
     """NCE estimates for :math:`G = -a x^2 - b x^4` with log normaliser ``log_z``; each field has
-    the leading shape of the problems. ``converged``: Newton's decrement fell below tolerance."""
+    the leading shape of the problems. ``converged``: Newton's decrement fell below tolerance.
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
 
     a: torch.Tensor
     b: torch.Tensor

@@ -212,7 +212,10 @@ class VIB(nn.Module):
 
 
 class VIBLoss(NamedTuple):
-    """The three numbers of a VIB (or VAE) objective, each a batch mean in nats per sample."""
+    """The three numbers of a VIB (or VAE) objective, each a batch mean in nats per sample.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
 
     total: torch.Tensor  # task + lam * rate: what is minimised
     task: torch.Tensor   # cross-entropy of the labels, or the reconstruction loss of a VAE
@@ -444,7 +447,10 @@ def evaluate(model: VIBNet, inputs: torch.Tensor, targets: torch.Tensor | None =
 
 
 class LinearGaussian(NamedTuple):
-    """Closed forms of :func:`linear_gaussian`, in nats."""
+    """Closed forms of :func:`linear_gaussian`, in nats.
+
+    Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
+    """
 
     information: torch.Tensor  # I(X; Z)
     bound: torch.Tensor        # E_x KL(p(z|x) || N(0, 1)) >= I(X; Z)
