@@ -31,7 +31,11 @@ def _execute(notebook: str, run: int):
         km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "k"))
         client = NotebookClient(nb, km=km, timeout=300, startup_timeout=120,
                                 resources={"metadata": {"path": str((ROOT / notebook).parent)}})
-        run_in_fresh_loop(client.async_execute())
+        # nbclient leaves a kernel it did not create running, with its client's sockets open;
+        # leaked clients of earlier runs were the likely cause of a run stalling for exactly one
+        # cell timeout. Shut the kernel down and close the client on the loop that made them.
+        run_in_fresh_loop(client.async_execute(cleanup_kc=True))
+        assert not km.has_kernel, f"the kernel that ran {notebook} is still running"
     return nb
 
 
