@@ -26,11 +26,12 @@ from companion.checks import choice as _choice
 from companion.checks import float_tensor, real
 from companion.checks import generator as _generator
 from companion.checks import positive_int as _positive_int
+from companion.checks import reduce as _reduce
+from companion.checks import reduction as _reduction
 from companion.style import COLORS, figure
 
 METRICS = ("euclidean", "normalized_dot")
 VARIANTS = ("sabour", "su")
-REDUCTIONS = ("none", "mean", "sum")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -419,13 +420,11 @@ def margin_loss(lengths: torch.Tensor, targets: torch.Tensor, m_pos: float = 0.9
         raise ValueError(f"margins must satisfy 0 <= m_neg < m_pos <= 1, got m_neg={m_neg}, m_pos={m_pos}")
     if not lam >= 0:
         raise ValueError(f"lam must be >= 0, got {lam!r}")
-    reduction = _choice(reduction, "reduction", REDUCTIONS)
+    reduction = _reduction(reduction)
     t = targets.to(lengths.dtype)
     per_sample = (t * F.relu(m_pos - lengths).pow(2)
                   + lam * (1 - t) * F.relu(lengths - m_neg).pow(2)).sum(1)
-    if reduction == "none":
-        return per_sample
-    return per_sample.mean() if reduction == "mean" else per_sample.sum()
+    return _reduce(per_sample, reduction)
 
 
 # ----------------------------------------------------------------------------------------------

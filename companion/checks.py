@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import torch
 
+REDUCTIONS = ("none", "mean", "sum")
+
 
 def real(value, name: str, *, positive: bool = False, allow_inf: bool = False) -> float:
     """``value`` as a float: a real number, finite unless ``allow_inf``, and > 0 if ``positive``."""
@@ -61,3 +63,22 @@ def float_tensor(x, name: str, what: str = "a torch.Tensor") -> torch.Tensor:
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     return x
+
+
+def reduction(value) -> str:
+    """``value`` if it is one of PyTorch's loss reductions: ``"none"``, ``"mean"`` or ``"sum"``."""
+    if not isinstance(value, str) or value not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}, "
+                         f"got reduction={value!r}")
+    return value
+
+
+def reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Per-sample ``loss`` reduced as PyTorch's losses do; the mean of an empty batch is an error."""
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if loss.numel() == 0:
+        raise ValueError("reduction='mean' of an empty batch is undefined (0/0); use 'sum' or 'none'")
+    return loss.mean()

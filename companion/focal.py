@@ -48,14 +48,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from companion.checks import reduce as _reduce
+from companion.checks import reduction as _reduction
+
 __all__ = [
     "hard_truncated_bce", "soft_truncated_bce", "focal_bce", "focal_star_bce",
     "hard_truncated_ce", "soft_truncated_ce", "focal_ce", "focal_star_ce",
     "imbalanced_moons", "mlp", "Fit", "fit", "average_precision", "loss_share",
     "imbalance_losses", "imbalance_experiment", "plot_losses", "plot_imbalance",
 ]
-
-REDUCTIONS = ("none", "mean", "sum")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,13 +97,6 @@ def _alpha(alpha) -> float | None:
 
 def _beta(beta) -> float:
     return _real(beta, "beta", "a finite number", lambda v: True)
-
-
-def _reduction(reduction) -> str:
-    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}, "
-                         f"got reduction={reduction!r}")
-    return reduction
 
 
 def _logits(logits, validate: bool) -> torch.Tensor:
@@ -172,16 +166,6 @@ def _class_alpha(alpha, logits: torch.Tensor) -> torch.Tensor | None:
     if not bool(((weights >= 0) & (weights <= 1)).all()):
         raise ValueError(f"alpha must hold weights in [0, 1], got {weights.tolist()}")
     return weights.to(device=logits.device, dtype=logits.dtype)
-
-
-def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        return loss.sum()
-    if loss.numel() == 0:
-        raise ValueError("reduction='mean' of an empty batch is undefined (0/0); use 'sum' or 'none'")
-    return loss.mean()
 
 
 def _signed(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

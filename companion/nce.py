@@ -41,6 +41,8 @@ import torch
 import torch.nn.functional as F
 
 from companion.checks import float_tensor, positive_int, real
+from companion.checks import reduce as _reduce
+from companion.checks import reduction as _reduction
 
 __all__ = [
     "nce_logit", "nce_loss", "negative_sampling_loss", "full_softmax_loss", "NoiseSampler",
@@ -48,8 +50,6 @@ __all__ = [
     "Noise1D", "QuarticFit", "fit_quartic_nce", "nce_asymptotic_covariance", "topic_corpus",
     "train_sgns", "plot_quartic_nce", "plot_negative_sampling",
 ]
-
-REDUCTIONS = ("mean", "sum", "none")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,20 +86,6 @@ def _broadcasts_to(x: torch.Tensor, shape: torch.Size, name: str, what: str) -> 
     if not ok:
         raise ValueError(f"{name} has shape {tuple(x.shape)}, which does not broadcast to "
                          f"{what} {tuple(shape)}")
-
-
-def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
-
-
-def _check_reduction(reduction) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}, "
-                         f"got {reduction!r}")
 
 
 def _probabilities(probs, name: str) -> torch.Tensor:
@@ -245,7 +231,7 @@ def negative_sampling_loss(u, v_pos, v_neg, reduction: str = "mean") -> torch.Te
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
     u, v_pos, v_neg = (_float_tensor(x, n) for x, n in ((u, "u"), (v_pos, "v_pos"), (v_neg, "v_neg")))
-    _check_reduction(reduction)
+    reduction = _reduction(reduction)
     if u.ndim != 2:
         raise ValueError(f"u must have shape [B, d], got {tuple(u.shape)}")
     if v_pos.shape != u.shape:
@@ -285,7 +271,7 @@ def full_softmax_loss(u, weight, target, bias=None, reduction: str = "mean") -> 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
     u, weight = _float_tensor(u, "u"), _float_tensor(weight, "weight")
-    _check_reduction(reduction)
+    reduction = _reduction(reduction)
     if u.ndim != 2 or weight.ndim != 2 or u.shape[1] != weight.shape[1]:
         raise ValueError(f"u must be [B, d] and weight [V, d] with the same d, got "
                          f"{tuple(u.shape)} and {tuple(weight.shape)}")

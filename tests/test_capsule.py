@@ -324,7 +324,7 @@ def test_margin_loss_by_hand():
     (torch.tensor([[2, 0, 0], [0, 0, 1]]), {}, "only 0 and 1"),
     (torch.tensor([0, 1]), {"m_pos": 0.1, "m_neg": 0.9}, "0 <= m_neg < m_pos <= 1"),
     (torch.tensor([0, 1]), {"lam": -1}, "lam must be >= 0"),
-    (torch.tensor([0, 1]), {"reduction": "avg"}, "unknown reduction 'avg'"),
+    (torch.tensor([0, 1]), {"reduction": "avg"}, "reduction must be one of 'none', 'mean', 'sum', got reduction='avg'"),
 ])
 def test_margin_loss_rejects_bad_input(targets, kwargs, match):
     with pytest.raises(ValueError, match=match):

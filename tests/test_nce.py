@@ -467,7 +467,7 @@ U, VP, VN = torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3, 5, 2)
     (lambda: negative_sampling_loss(U, VP, torch.zeros(3, 2)), ValueError, r"v_neg must have shape \[B, k, d\]"),
     (lambda: negative_sampling_loss(torch.zeros(3), VP, VN), ValueError, r"u must have shape \[B, d\]"),
     (lambda: negative_sampling_loss(U, VP, VN, reduction="avg"), ValueError,
-     r"reduction must be one of 'mean', 'sum', 'none', got 'avg'"),
+     r"reduction must be one of 'none', 'mean', 'sum', got reduction='avg'"),
     (lambda: full_softmax_loss(U, torch.zeros(5, 3), torch.zeros(3, dtype=torch.int64)), ValueError,
      r"u must be \[B, d\] and weight \[V, d\] with the same d"),
     (lambda: full_softmax_loss(U, torch.zeros(5, 2), torch.zeros(3, dtype=torch.int32)), TypeError,
