@@ -14,7 +14,6 @@ Python; routing is a handful of batched matrix products per iteration.
 
 import math
 from collections.abc import Sequence
-from functools import partial
 
 import numpy as np
 import torch
@@ -35,7 +34,7 @@ VARIANTS = ("sabour", "su")
 
 
 # ----------------------------------------------------------------------------------------------
-# checks shared by the kernels
+# argument checks beyond companion.checks
 
 
 def _tensor(x, name: str, rank: int | Sequence[int], what: str) -> torch.Tensor:
@@ -44,9 +43,6 @@ def _tensor(x, name: str, rank: int | Sequence[int], what: str) -> torch.Tensor:
     if x.dim() not in ranks:
         raise ValueError(f"{name} must have shape {what}, got shape {tuple(x.shape)}")
     return x
-
-
-_positive_number = partial(real, positive=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -73,7 +69,7 @@ def squash(s: torch.Tensor, dim: int = -1, c: float = 1.0, eps: float = 1e-12) -
     Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
     """
     s = float_tensor(s, "s")
-    c = _positive_number(c, "c")
+    c = real(c, "c", positive=True)
     n2 = s.pow(2).sum(dim, keepdim=True)
     # ‖s‖/(c + ‖s‖²) times s: written without dividing by ‖s‖ so that s = 0 maps to 0, gradient finite.
     return s * (torch.sqrt(n2 + eps) / (c + n2))
@@ -124,7 +120,7 @@ def soft_kmeans(x: torch.Tensor, centers: torch.Tensor, K: float = 1.0, iters: i
     if x.shape[-1] != v.shape[-1]:
         raise ValueError(f"x and centers must have the same vector size d, got x {tuple(x.shape)} "
                          f"and centers {tuple(v.shape)}")
-    K = _positive_number(K, "K", allow_inf=True)
+    K = real(K, "K", allow_inf=True, positive=True)
     iters = _positive_int(iters, "iters")
     metric = _choice(metric, "metric", METRICS)
     c = None
@@ -285,8 +281,8 @@ def dynamic_routing(u_hat: torch.Tensor, iters: int = 3, variant: str = "su", K:
     u_hat = _tensor(u_hat, "u_hat", 4, "[B, n_in, n_out, d]")
     iters = _positive_int(iters, "iters")
     variant = _choice(variant, "variant", VARIANTS)
-    K = _positive_number(K, "K")
-    squash_c = _positive_number(squash_c, "squash_c")
+    K = real(K, "K", positive=True)
+    squash_c = real(squash_c, "squash_c", positive=True)
     track = torch.is_grad_enabled() and u_hat.requires_grad
     return _Routing.apply(u_hat, iters, variant, K, squash_c, track)
 
@@ -348,7 +344,7 @@ class CapsuleLayer(nn.Module):
         self.d_out = _positive_int(d_out, "d_out")
         self.routings = _positive_int(routings, "routings")
         self.variant = _choice(variant, "variant", VARIANTS)
-        self.squash_c = _positive_number(squash_c, "squash_c")
+        self.squash_c = real(squash_c, "squash_c", positive=True)
         self.share_weights = bool(share_weights)
         if self.share_weights:
             self.n_in = None if n_in is None else _positive_int(n_in, "n_in")
@@ -470,7 +466,7 @@ def routing_toy(n_in: int = 24, n_out: int = 4, d: int = 8, noise: float = 0.5,
     agreeing = F.normalize(directions[parents] + noise / math.sqrt(d)
                            * torch.randn(n_in, d, generator=g, dtype=torch.float64), dim=-1)
     u_hat[torch.arange(n_in), parents] = agreeing
-    return _positive_number(length, "length") * u_hat.unsqueeze(0), parents
+    return real(length, "length", positive=True) * u_hat.unsqueeze(0), parents
 
 
 def routing_trace(u_hat: torch.Tensor, max_iters: int, variant: str = "su", K: float = 1.0,
@@ -503,8 +499,8 @@ def plot_squash(c: float = 1.0, max_norm: float = 5.0):
 
     Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
     """
-    c = _positive_number(c, "c")
-    r = torch.linspace(0, _positive_number(max_norm, "max_norm"), 400, dtype=torch.float64)
+    c = real(c, "c", positive=True)
+    r = torch.linspace(0, real(max_norm, "max_norm", positive=True), 400, dtype=torch.float64)
     s = torch.stack([r, torch.zeros_like(r)], 1)
     fig, ax = figure(width=5.6, height=3.4)
     for ref, style in ((1.0, ":"), (0.5, "--")):

@@ -52,15 +52,11 @@ GENERATOR_LOSSES = ("minimax", "nonsaturating")
 
 
 # ----------------------------------------------------------------------------------------------
-# checks shared by the kernels
-
-
-_tensor = float_tensor
-_number = real
+# argument checks beyond companion.checks
 
 
 def _critic_outputs(x, name: str) -> torch.Tensor:
-    x = _tensor(x, name)
+    x = float_tensor(x, name)
     if x.dim() not in (1, 2) or (x.dim() == 2 and x.shape[1] != 1):
         raise ValueError(f"{name} must hold one critic value per sample, shape [N] or [N, 1], "
                          f"got shape {tuple(x.shape)}")
@@ -93,7 +89,7 @@ def wright_omega_log(x: torch.Tensor) -> torch.Tensor:
 
     Introduced in: f-GAN (kexue.fm/archives/6016), for the Jeffrey divergence's conjugate.
     """
-    x = _tensor(x, "x")
+    x = float_tensor(x, "x")
     with torch.no_grad():
         y = torch.where(x > 1, torch.log(x.clamp_min(1)), x)
         for _ in range(5):
@@ -178,7 +174,7 @@ class FDivergence:
 
     def check_domain(self, t: torch.Tensor, where: str = "t") -> torch.Tensor:
         """``t`` unchanged if all of it lies in dom f*, else ValueError naming the bad values."""
-        t = _tensor(t, where)
+        t = float_tensor(t, where)
         inside = self.contains(t)
         if not bool(inside.all()):
             bad = t[~inside]
@@ -193,7 +189,7 @@ class FDivergence:
 
     def f(self, u: torch.Tensor) -> torch.Tensor:
         """The generator :math:`f(u)` for ``u >= 0`` (``inf`` where it diverges at 0)."""
-        u = _tensor(u, "u")
+        u = float_tensor(u, "u")
         if not bool((u >= 0).all()):
             raise ValueError(f"u must be >= 0 (a density ratio p/q), got a minimum of {u.min().item():.6g}")
         return self._f(u)
@@ -201,7 +197,7 @@ class FDivergence:
     def f_prime(self, u: torch.Tensor) -> torch.Tensor:
         """The derivative :math:`f'(u)` for ``u > 0`` (for total variation, the subgradient
         ``sign(u - 1)/2``, 0 at the kink)."""
-        u = _tensor(u, "u")
+        u = float_tensor(u, "u")
         if not bool((u > 0).all()):
             raise ValueError(f"u must be > 0 for f'(u), got a minimum of {u.min().item():.6g}")
         return self._f_prime(u)
@@ -212,17 +208,17 @@ class FDivergence:
 
     def activation(self, v: torch.Tensor) -> torch.Tensor:
         """The output activation, mapping raw critic values :math:`v \\in \\mathbb R` into dom f*."""
-        return self._activation(_tensor(v, "v"))
+        return self._activation(float_tensor(v, "v"))
 
     def conjugate_of_activation(self, v: torch.Tensor) -> torch.Tensor:
         """:math:`f^*(\\text{activation}(v))`, written in a form that stays finite for large |v|."""
-        return self._conjugate_of_activation(_tensor(v, "v"))
+        return self._conjugate_of_activation(float_tensor(v, "v"))
 
     def optimal_critic(self, log_ratio: torch.Tensor, raw: bool = False) -> torch.Tensor:
         """:math:`T^* = f'(e^{r})` from the log density ratio :math:`r = \\log(p/q)`; with
         ``raw=True`` the raw value :math:`v^*` whose activation is :math:`T^*` (infinite where
         the activation only approaches :math:`T^*`, as for total variation)."""
-        r = _tensor(log_ratio, "log_ratio")
+        r = float_tensor(log_ratio, "log_ratio")
         return self._optimal_raw(r) if raw else self._optimal(r)
 
     def integrand(self, log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
@@ -449,7 +445,7 @@ def optimal_critic(log_p: torch.Tensor, log_q: torch.Tensor, name: str, *,
     Introduced in: f-GAN (kexue.fm/archives/6016).
     """
     div = get(name)
-    log_p, log_q = _tensor(log_p, "log_p"), _tensor(log_q, "log_q")
+    log_p, log_q = float_tensor(log_p, "log_p"), float_tensor(log_q, "log_q")
     _same_shape(log_p, log_q, "log_p and log_q")
     return div.optimal_critic(log_p - log_q, raw=raw)
 
@@ -516,7 +512,7 @@ def divergence_on_grid(log_p: torch.Tensor, log_q: torch.Tensor, x: torch.Tensor
     Introduced in: f-GAN (kexue.fm/archives/6016).
     """
     div = get(name)
-    log_p, log_q, x = _tensor(log_p, "log_p"), _tensor(log_q, "log_q"), _tensor(x, "x")
+    log_p, log_q, x = float_tensor(log_p, "log_p"), float_tensor(log_q, "log_q"), float_tensor(x, "x")
     _same_shape(log_p, log_q, "log_p and log_q")
     if x.dim() != 1 or log_p.dim() == 0 or log_p.shape[-1] != x.shape[0] or x.shape[0] < 2:
         raise ValueError(f"x must be a grid of shape [n] with n >= 2 matching the last dimension of "
@@ -609,8 +605,8 @@ def gaussian_divergence(name: str, mu_p: float, sigma_p: float, mu_q: float, sig
     Introduced in: f-GAN (kexue.fm/archives/6016).
     """
     get(name)
-    mu_p, mu_q = _number(mu_p, "mu_p"), _number(mu_q, "mu_q")
-    sigma_p, sigma_q = _number(sigma_p, "sigma_p", positive=True), _number(sigma_q, "sigma_q", positive=True)
+    mu_p, mu_q = real(mu_p, "mu_p"), real(mu_q, "mu_q")
+    sigma_p, sigma_q = real(sigma_p, "sigma_p", positive=True), real(sigma_q, "sigma_q", positive=True)
     if name == "kl":
         return _kl_normal(mu_p, sigma_p, mu_q, sigma_q)
     if name == "reverse_kl":
@@ -657,7 +653,7 @@ def mixture_log_prob(x: torch.Tensor, weights, means, stds) -> torch.Tensor:
 
     Introduced in: f-GAN (kexue.fm/archives/6016).
     """
-    x = _tensor(x, "x")
+    x = float_tensor(x, "x")
     w, m, s = _mixture(weights, means, stds, x)
     return torch.logsumexp(torch.log(w) + normal_log_prob(x.unsqueeze(-1), m, s), dim=-1)
 
@@ -709,7 +705,7 @@ class Critic(nn.Module):
         self.dim = dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _tensor(x, "x")
+        x = float_tensor(x, "x")
         if x.dim() != 2 or x.shape[1] != self.dim:
             raise ValueError(f"x must have shape [N, {self.dim}], got {tuple(x.shape)}")
         return self.net(x).squeeze(1)
@@ -724,15 +720,15 @@ class GaussianGenerator(nn.Module):
 
     def __init__(self, mu: float = 0.0, sigma: float = 1.0):
         super().__init__()
-        self.mu = nn.Parameter(torch.tensor(_number(mu, "mu")))
-        self.log_sigma = nn.Parameter(torch.tensor(math.log(_number(sigma, "sigma", positive=True))))
+        self.mu = nn.Parameter(torch.tensor(real(mu, "mu")))
+        self.log_sigma = nn.Parameter(torch.tensor(math.log(real(sigma, "sigma", positive=True))))
 
     @property
     def sigma(self) -> torch.Tensor:
         return self.log_sigma.exp()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.mu + self.sigma * _tensor(z, "z")
+        return self.mu + self.sigma * float_tensor(z, "z")
 
 
 def estimate_divergence(sample_p: Callable, sample_q: Callable, name: str, *, steps: int = 1000,
@@ -860,9 +856,9 @@ def fit_gaussian_by_quadrature(log_p: torch.Tensor, x: torch.Tensor, name: str,
     Introduced in: f-GAN (kexue.fm/archives/6016).
     """
     get(name)
-    log_p, x = _tensor(log_p, "log_p"), _tensor(x, "x")
-    mu = torch.tensor(_number(init[0], "init[0]"), dtype=x.dtype, device=x.device, requires_grad=True)
-    log_sigma = torch.tensor(math.log(_number(init[1], "init[1]", positive=True)), dtype=x.dtype,
+    log_p, x = float_tensor(log_p, "log_p"), float_tensor(x, "x")
+    mu = torch.tensor(real(init[0], "init[0]"), dtype=x.dtype, device=x.device, requires_grad=True)
+    log_sigma = torch.tensor(math.log(real(init[1], "init[1]", positive=True)), dtype=x.dtype,
                              device=x.device, requires_grad=True)
     optimiser = torch.optim.LBFGS([mu, log_sigma], lr=1, max_iter=_positive_int(iters, "iters"),
                                   tolerance_grad=1e-12, tolerance_change=1e-15,
@@ -899,7 +895,7 @@ def plot_conjugate(name: str = "kl", xi: float = 2.0):
     Introduced in: f-GAN (kexue.fm/archives/6016).
     """
     div = get(name)
-    xi = _number(xi, "xi", positive=True)
+    xi = real(xi, "xi", positive=True)
     u_max = max(5.0, 1.25 * xi)
     u = torch.linspace(u_max / 400, u_max, 400, dtype=torch.float64)
     fu = div.f(u)
@@ -973,8 +969,8 @@ def plot_bound(mu_q: float = 1.0, sigma_q: float = 1.25, s: float = 0.75):
 
     Introduced in: f-GAN (kexue.fm/archives/6016).
     """
-    mu_q, sigma_q = _number(mu_q, "mu_q"), _number(sigma_q, "sigma_q", positive=True)
-    s = _number(s, "s")
+    mu_q, sigma_q = real(mu_q, "mu_q"), real(sigma_q, "sigma_q", positive=True)
+    s = real(s, "s")
     if not 0 <= s <= 1:
         raise ValueError(f"s must lie in [0, 1], got {s!r}")
     x = torch.linspace(*BOUND_GRID, dtype=torch.float64)

@@ -45,7 +45,6 @@ import importlib.util
 import math
 import numbers
 import re
-from functools import partial
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -362,8 +361,6 @@ class Path:
 # Argument checks
 # ---------------------------------------------------------------------------------------------
 
-_positive_time = partial(real, positive=True)
-
 
 def _time_grid(t_grid, t_max: float) -> torch.Tensor:
     if t_grid is None:
@@ -641,7 +638,7 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
         device = x0.device if isinstance(x0, torch.Tensor) else torch.device("cpu")
     device = torch.device(device)
     counts = _counts(network, x0)
-    t_max = _positive_time(t_max, "t_max")
+    t_max = real(t_max, "t_max", positive=True)
     n_traj = _positive_int(n_traj, "n_traj")
     seed = _seed(seed)
     grid = _time_grid(t_grid, t_max)
@@ -782,7 +779,7 @@ def trajectory(network: ReactionNetwork, x0, *, t_max: float | None = None,
         raise ValueError("trajectory needs t_max or n_events (or both), got neither "
                          "(t_max=None, n_events=None)")
     counts = _counts(network, x0)
-    t_limit = math.inf if t_max is None else _positive_time(t_max, "t_max")
+    t_limit = math.inf if t_max is None else real(t_max, "t_max", positive=True)
     max_events = 2**62 if n_events is None else _positive_int(n_events, "n_events")
     seed = _seed(seed)
     if numba_available():

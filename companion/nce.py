@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import torch
@@ -62,11 +61,6 @@ def _real(value, name: str) -> float:
     return float(value)
 
 
-_positive = partial(real, positive=True)
-_count = positive_int
-_float_tensor = float_tensor
-
-
 def _like(value, ref: torch.Tensor, name: str) -> torch.Tensor:
     """``value`` (a number or tensor) as a tensor of ``ref``'s dtype, on ``ref``'s device."""
     if isinstance(value, torch.Tensor):
@@ -92,7 +86,7 @@ def _probabilities(probs, name: str) -> torch.Tensor:
     """A 1-D, non-negative, finite vector that sums to one (to a tolerance of its dtype)."""
     if not isinstance(probs, torch.Tensor):
         probs = torch.as_tensor(probs, dtype=torch.float64)
-    probs = _float_tensor(probs, name)
+    probs = float_tensor(probs, name)
     if probs.ndim != 1 or probs.numel() == 0:
         raise ValueError(f"{name} must be a non-empty 1-D tensor, got shape {tuple(probs.shape)}")
     if not torch.isfinite(probs).all():
@@ -132,10 +126,10 @@ def nce_logit(g, log_pn, log_z, nu: float = 1.0) -> torch.Tensor:
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
-    g = _float_tensor(g, "g")
+    g = float_tensor(g, "g")
     if g.ndim < 1:
         raise ValueError(f"g must have at least one dimension (the samples), got shape {tuple(g.shape)}")
-    nu = _positive(nu, "nu")
+    nu = real(nu, "nu", positive=True)
     log_pn = _like(log_pn, g, "log_pn")
     _broadcasts_to(log_pn, g.shape, "log_pn", "g's shape")
     log_z = _like(log_z, g, "log_z")
@@ -177,7 +171,7 @@ def nce_loss(g_data, g_noise, log_pn_data, log_pn_noise, log_z, nu: float | None
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
-    g_data, g_noise = _float_tensor(g_data, "g_data"), _float_tensor(g_noise, "g_noise")
+    g_data, g_noise = float_tensor(g_data, "g_data"), float_tensor(g_noise, "g_noise")
     if g_data.ndim < 1 or g_data.shape[-1] == 0:
         raise ValueError(f"g_data must have a non-empty last (sample) dimension, got shape "
                          f"{tuple(g_data.shape)}")
@@ -186,7 +180,7 @@ def nce_loss(g_data, g_noise, log_pn_data, log_pn_noise, log_z, nu: float | None
                          f"g_data {tuple(g_data.shape[:-1])}, got {tuple(g_noise.shape)}")
     if g_noise.device != g_data.device:
         raise ValueError(f"g_noise is on {g_noise.device} but g_data on {g_data.device}")
-    nu = g_noise.shape[-1] / g_data.shape[-1] if nu is None else _positive(nu, "nu")
+    nu = g_noise.shape[-1] / g_data.shape[-1] if nu is None else real(nu, "nu", positive=True)
     pn_data = _like(log_pn_data, g_data, "log_pn_data")
     _broadcasts_to(pn_data, g_data.shape, "log_pn_data", "g_data's shape")
     pn_noise = _like(log_pn_noise, g_noise, "log_pn_noise")
@@ -230,7 +224,7 @@ def negative_sampling_loss(u, v_pos, v_neg, reduction: str = "mean") -> torch.Te
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
-    u, v_pos, v_neg = (_float_tensor(x, n) for x, n in ((u, "u"), (v_pos, "v_pos"), (v_neg, "v_neg")))
+    u, v_pos, v_neg = (float_tensor(x, n) for x, n in ((u, "u"), (v_pos, "v_pos"), (v_neg, "v_neg")))
     reduction = _reduction(reduction)
     if u.ndim != 2:
         raise ValueError(f"u must have shape [B, d], got {tuple(u.shape)}")
@@ -270,7 +264,7 @@ def full_softmax_loss(u, weight, target, bias=None, reduction: str = "mean") -> 
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
-    u, weight = _float_tensor(u, "u"), _float_tensor(weight, "weight")
+    u, weight = float_tensor(u, "u"), float_tensor(weight, "weight")
     reduction = _reduction(reduction)
     if u.ndim != 2 or weight.ndim != 2 or u.shape[1] != weight.shape[1]:
         raise ValueError(f"u must be [B, d] and weight [V, d] with the same d, got "
@@ -284,7 +278,7 @@ def full_softmax_loss(u, weight, target, bias=None, reduction: str = "mean") -> 
         raise ValueError(f"target must hold ids in 0..{weight.shape[0] - 1} (V = weight.shape[0]), "
                          f"got values from {target.min().item()} to {target.max().item()}")
     if bias is not None:
-        bias = _float_tensor(bias, "bias")
+        bias = float_tensor(bias, "bias")
         if bias.shape != weight.shape[:1]:
             raise ValueError(f"bias must have shape [V] = [{weight.shape[0]}], got {tuple(bias.shape)}")
     logits = F.linear(u, weight, bias)
@@ -307,13 +301,7 @@ def unigram_noise(counts, alpha: float = 0.75) -> torch.Tensor:
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
-    counts = torch.as_tensor(counts)
-    if counts.ndim != 1 or counts.numel() == 0 or counts.dtype == torch.bool or counts.is_complex():
-        raise ValueError(f"counts must be a non-empty 1-D tensor of real counts, got shape "
-                         f"{tuple(counts.shape)} and dtype {counts.dtype}")
-    counts = counts.double()
-    if not torch.isfinite(counts).all() or (counts < 0).any():
-        raise ValueError("counts must be finite and non-negative")
+    counts = _counts(counts, "counts", 1, "a non-empty 1-D tensor")
     if not (counts > 0).any():
         raise ValueError("counts must not all be zero")
     alpha = _real(alpha, "alpha")
@@ -453,14 +441,20 @@ class NoiseSampler:
 # Closed forms for negative sampling
 # ---------------------------------------------------------------------------------------------
 
-def _cooccurrence(counts, name="counts") -> torch.Tensor:
+def _counts(counts, name: str, ndim: int, what: str) -> torch.Tensor:
+    """``counts`` as float64: ``ndim`` dimensions, non-empty, real, finite and non-negative."""
     counts = torch.as_tensor(counts)
-    if counts.ndim != 2 or counts.numel() == 0 or counts.dtype == torch.bool or counts.is_complex():
-        raise ValueError(f"{name} must be a non-empty [V_w, V_c] table of real counts, got shape "
+    if counts.ndim != ndim or counts.numel() == 0 or counts.dtype == torch.bool or counts.is_complex():
+        raise ValueError(f"{name} must be {what} of real counts, got shape "
                          f"{tuple(counts.shape)} and dtype {counts.dtype}")
     counts = counts.double()
     if not torch.isfinite(counts).all() or (counts < 0).any():
         raise ValueError(f"{name} must be finite and non-negative")
+    return counts
+
+
+def _cooccurrence(counts, name="counts") -> torch.Tensor:
+    counts = _counts(counts, name, 2, "a non-empty [V_w, V_c] table")
     empty = torch.nonzero(counts.sum(1) == 0).flatten()
     if empty.numel():
         raise ValueError(f"{name} has all-zero rows {empty[:5].tolist()}: a word that never "
@@ -504,7 +498,7 @@ def shifted_pmi(counts, k: int, noise_probs=None) -> torch.Tensor:
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
     counts = _cooccurrence(counts)
-    k = _count(k, "k")
+    k = positive_int(k, "k")
     q = _noise_for(counts, noise_probs)
     s = counts.log() - counts.sum(1, keepdim=True).log() - q.log() - math.log(k)
     # A pair that is never seen and never a negative (q = 0) has no loss at all; call it -inf.
@@ -527,12 +521,12 @@ def sgns_population_loss(scores, counts, k: int, noise_probs=None) -> torch.Tens
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
-    scores = _float_tensor(scores, "scores")
+    scores = float_tensor(scores, "scores")
     counts = _cooccurrence(counts).to(scores.device)
     if scores.shape != counts.shape:
         raise ValueError(f"scores must have the shape of counts {tuple(counts.shape)}, got "
                          f"{tuple(scores.shape)}")
-    k = _count(k, "k")
+    k = positive_int(k, "k")
     q = _noise_for(counts, noise_probs)
     joint = counts / counts.sum()
     negatives = k * joint.sum(1, keepdim=True) * q
@@ -590,7 +584,7 @@ def sample_quartic(a: float, b: float, shape, generator: torch.Generator | None 
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
-    a, b = _positive(a, "a"), _real(b, "b")
+    a, b = real(a, "a", positive=True), _real(b, "b")
     if not (math.isfinite(b) and b >= 0):
         raise ValueError(f"b must be a finite number >= 0, got {b!r}")
     shape = torch.Size([shape] if isinstance(shape, numbers.Integral) else shape)
@@ -626,7 +620,7 @@ class Noise1D:
         loc = _real(self.loc, "loc")
         if not math.isfinite(loc):
             raise ValueError(f"loc must be finite, got {self.loc!r}")
-        _positive(self.width, "width")
+        real(self.width, "width", positive=True)
 
     def sample(self, shape, generator=None, dtype=torch.float64, device=None) -> torch.Tensor:
         shape = torch.Size([shape] if isinstance(shape, numbers.Integral) else shape)
@@ -694,10 +688,10 @@ def fit_quartic_nce(x_data, x_noise, noise: Noise1D, nu: float | None = None,
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
-    x_data, x_noise = _float_tensor(x_data, "x_data"), _float_tensor(x_noise, "x_noise")
+    x_data, x_noise = float_tensor(x_data, "x_data"), float_tensor(x_noise, "x_noise")
     if not isinstance(noise, Noise1D):
         raise TypeError(f"noise must be a Noise1D, got {type(noise).__name__}")
-    max_iter = _count(max_iter, "max_iter")
+    max_iter = positive_int(max_iter, "max_iter")
     lead = x_data.shape[:-1]
     pn_data, pn_noise = noise.log_prob(x_data), noise.log_prob(x_noise)
 
@@ -804,7 +798,7 @@ def topic_corpus(vocab_size: int = 30, n_topics: int = 3, n_pairs: int = 200_000
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
-    vocab_size, n_topics, n_pairs = (_count(v, n) for v, n in
+    vocab_size, n_topics, n_pairs = (positive_int(v, n) for v, n in
                                      ((vocab_size, "vocab_size"), (n_topics, "n_topics"), (n_pairs, "n_pairs")))
     words = torch.arange(vocab_size, dtype=torch.float64)
     base = (words + 1) ** -_real(zipf, "zipf")
@@ -833,9 +827,9 @@ def train_sgns(centres, contexts, vocab_size: int, k: int, alpha: float = 1.0, d
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
-    vocab_size, k = _count(vocab_size, "vocab_size"), _count(k, "k")
-    steps, batch = _count(steps, "steps"), _count(batch, "batch")
-    dim = vocab_size if dim is None else _count(dim, "dim")
+    vocab_size, k = positive_int(vocab_size, "vocab_size"), positive_int(k, "k")
+    steps, batch = positive_int(steps, "steps"), positive_int(batch, "batch")
+    dim = vocab_size if dim is None else positive_int(dim, "dim")
     for name, ids in (("centres", centres), ("contexts", contexts)):
         if not isinstance(ids, torch.Tensor) or ids.dtype != torch.int64:
             raise TypeError(f"{name} must be an int64 tensor of word ids, got "

@@ -17,7 +17,6 @@ is measured in nats (natural logarithms) per sample.
 
 import math
 import numbers
-from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -35,7 +34,7 @@ REDUCTIONS = ("none", "sum", "mean")
 
 
 # ----------------------------------------------------------------------------------------------
-# checks shared by the kernels
+# argument checks beyond companion.checks
 
 
 def _gaussian(mu, logvar) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,9 +53,6 @@ def _gaussian(mu, logvar) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _tensor(x, name: str) -> torch.Tensor:
     return float_tensor(x, name, "a floating-point torch.Tensor")
-
-
-_positive_number = partial(real, positive=True)
 
 
 def _finite(x: torch.Tensor, name: str, hint: str = "") -> None:
@@ -390,7 +386,7 @@ def fit(model: VIBNet, inputs: torch.Tensor, targets: torch.Tensor | None = None
         raise ValueError(f"targets must be a tensor with one row per input ({len(inputs)}), got "
                          f"{getattr(targets, 'shape', type(targets).__name__)}")
     g = _generator(seed, inputs.device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=_positive_number(lr, "lr"))
+    optimiser = torch.optim.Adam(model.parameters(), lr=real(lr, "lr", positive=True))
     history = {"total": [], "task": [], "rate": []}
     model.train()
     for _ in trange(epochs, desc=f"training (λ = {lam:g})", disable=not progress, leave=False):
@@ -612,7 +608,7 @@ def plot_linear_gaussian(w: float = 1.0, s: float = 0.5):
 
     Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
     """
-    s = _positive_number(s, "s")
+    s = real(s, "s", positive=True)
     grid = torch.logspace(-1.3, 0.6, 300, dtype=torch.float64)
     curves = linear_gaussian(w, grid)
     here = linear_gaussian(w, s)
