@@ -1,8 +1,9 @@
 """Companion package to *Six essays from kexue.fm, executable*.
 
 Each chapter of the book imports its kernels from a module here named for its idea; the shared
-pieces (figure style, slider demos, the book builder) live in their own small modules. Importing
-``companion`` needs only the core dependencies, never the book tooling.
+pieces (figure style, slider demos, data, argument checks) live in their own small modules. The
+book's build tooling is not part of this package (it lives in ``booktools/`` in the repository).
+Importing ``companion`` needs only the core dependencies.
 """
 
 import os
@@ -10,6 +11,8 @@ import os
 __version__ = "0.1.0"
 
 SMOKE_ENV = "COMPANION_SMOKE"
+DISPLAY_ENV = "COMPANION_WIDGETS"
+DISPLAY_MODES = ("live", "static")
 
 
 def is_smoke() -> bool:
@@ -32,3 +35,14 @@ def budget(full, smoke):
     >>> n_samples = budget(full=100_000, smoke=500)
     """
     return smoke if is_smoke() else full
+
+
+def display_mode() -> str:
+    """``"live"`` (ipywidgets, progress bars: JupyterLab) or ``"static"`` (the built book).
+
+    Read from ``COMPANION_WIDGETS``, which the book build sets to ``static``; unset means live.
+    """
+    value = os.environ.get(DISPLAY_ENV, "").strip().lower()
+    if value and value not in DISPLAY_MODES:
+        raise ValueError(f"{DISPLAY_ENV}={value!r} is not understood; use one of {DISPLAY_MODES} (or unset)")
+    return value or "live"

@@ -7,21 +7,28 @@ built with :func:`companion.style.figure`. A notebook only wires it to sliders::
 
     demo(plot_birth_death, k=LogRange(1, 50, num=5), x0=Range(0, 40, step=20, value=0))
 
-Two modes, chosen by ``mode=`` or else by the environment variable ``COMPANION_WIDGETS``:
+Two modes, chosen by ``mode=`` or else by the environment variable ``COMPANION_WIDGETS``
+(:func:`companion.display_mode`):
 
 * ``live`` (the default, a reader in JupyterLab): ipywidgets sliders; every change re-calls the
-  plot function. Needs the ``book`` extra (``pip install -e '.[book]'``).
+  plot function. Needs ipywidgets (the distribution's ``book`` extra).
 * ``static`` (set by the book builder; the built book has no kernel): the plot function is called
-  for every combination of the parameters' stops and the PNGs are embedded in one self-contained
-  HTML panel whose range inputs swap the frames with a few lines of inline JavaScript.
+  for every combination of the parameters' kept stops and the frames (lossless WebP) are embedded
+  in one self-contained HTML panel whose range inputs swap the frames with a few lines of inline
+  JavaScript. The book build moves the frames into files of their own, fetched when the panel is
+  first scrolled into view, so a page stays light.
 
-Caps, so that a page stays light and the build stays fast (static mode only; live keeps every
-stop): at most ``MAX_FRAMES`` frames per panel (``SMOKE_MAX_FRAMES`` when
-``companion.is_smoke()``; ``max_frames=`` overrides both), reached by thinning the longest axis
-to evenly spaced stops that keep both ends and the default (the ends only where the cap
-leaves no room for them); and at most ``MAX_PANEL_BYTES`` of HTML per panel, beyond which
-``demo`` raises rather than bloat the page. The keywords ``mode``,
-``dpi`` and ``max_frames`` belong to ``demo`` and cannot be slider names.
+Every static panel keeps, for every slider, **both ends and the default**; what a reader can reach
+in JupyterLab's range can be seen in the book. Beyond that, the caps keep pages light and builds
+fast: at most ``MAX_FRAMES`` frames per panel (``max_frames=`` overrides it), reached by thinning
+the longest axis to evenly spaced stops; in smoke runs (``companion.is_smoke()``) only the ends
+and the default; and at most ``MAX_PANEL_BYTES`` of frames per panel. A panel that cannot meet a
+cap raises ``ValueError`` naming the demo and by how much it misses, rather than silently drop a
+stop or bloat the page. The keywords ``mode``, ``dpi`` and ``max_frames`` belong to ``demo`` and
+cannot be slider names.
+
+The frame's alt text is the first line of the plot function's docstring followed by the current
+setting, e.g. ``"The KL integrand and its Monte-Carlo estimate (μ = 1.5, log σ² = 0)"``.
 """
 
 import base64
@@ -33,7 +40,6 @@ import itertools
 import json
 import math
 import numbers
-import os
 import sys
 from dataclasses import dataclass
 
@@ -43,12 +49,14 @@ from matplotlib.figure import Figure
 
 import companion
 
-MODE_ENV = "COMPANION_WIDGETS"
-MODES = ("live", "static")
+MODES = companion.DISPLAY_MODES
 MAX_FRAMES = 48
-SMOKE_MAX_FRAMES = 8
-MAX_PANEL_BYTES = 3_000_000
+MAX_PANEL_BYTES = 1_000_000  # of encoded frames; a chapter page holds several panels
 DPI = 80
+FRAME_MIME = "image/webp"
+# Lossless: figures are lines and text, which lossy codecs smear. About half a PNG's size;
+# effort "method 2" is as small as 4-6 here, at a 25th of method 6's 1.2 s a frame.
+FRAME_OPTIONS = {"lossless": True, "quality": 100, "method": 2}
 # A slider thinned to a single stop cannot move; it stays visible (showing the value) but inert.
 _DISABLED = ' disabled=""'
 
@@ -218,7 +226,7 @@ def demo(plot, /, *, mode=None, dpi=DPI, max_frames=None, **params):
     if _resolve_mode(mode) == "live":
         return _live(plot, name, params)
     if max_frames is None:
-        max_frames = SMOKE_MAX_FRAMES if companion.is_smoke() else MAX_FRAMES
+        max_frames = MAX_FRAMES
     if not _is_int(max_frames) or max_frames < 1:
         raise ValueError(f"demo({name}): max_frames must be an integer >= 1, got {max_frames!r}")
     return _static(plot, name, params, dpi, max_frames)
@@ -248,10 +256,7 @@ def _resolve_mode(mode):
         if mode not in MODES:
             raise ValueError(f"mode={mode!r} is not understood; use one of {MODES}")
         return mode
-    value = os.environ.get(MODE_ENV, "").strip().lower()
-    if value and value not in MODES:
-        raise ValueError(f"{MODE_ENV}={value!r} is not understood; use one of {MODES} (or unset)")
-    return value or "live"
+    return companion.display_mode()
 
 
 def _figure(plot, name, kwargs):
@@ -263,10 +268,18 @@ def _figure(plot, name, kwargs):
 
 
 def _png(fig, dpi):
+    return _encode(fig, dpi, "png", metadata={"Software": None})
+
+
+def _frame(fig, dpi):
+    return _encode(fig, dpi, FRAME_MIME.split("/")[1], pil_kwargs=FRAME_OPTIONS)
+
+
+def _encode(fig, dpi, fmt, **options):
     buffer = io.BytesIO()
     # Never "tight": every frame must keep the figure's pixel size, or the panel jumps.
     with matplotlib.rc_context({"savefig.bbox": "standard"}):
-        fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+        fig.savefig(buffer, format=fmt, dpi=dpi, **options)
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:  # a pyplot figure would otherwise be shown again and never freed
         pyplot.close(fig)
@@ -278,8 +291,9 @@ def _live(plot, name, params):
         import ipywidgets as widgets
         from IPython.display import display
     except ImportError as error:
-        raise ImportError("live slider demos need ipywidgets; install the book extra: "
-                          "pip install -e '.[book]'") from error
+        raise ImportError("live slider demos need ipywidgets, from the book extra: "
+                          "pip install 'kexue-companion[book]' (in a clone: pip install -e '.[book]')"
+                          ) from error
     controls = {key: _control(widgets, key, spec) for key, spec in params.items()}
 
     def show(**kwargs):
@@ -316,36 +330,39 @@ def _decimals(*xs, most=9):
     return None if None in exact else max(exact)
 
 
-def _thin(specs, max_frames):
-    """The stop indices a static panel keeps per parameter: all of them when the product fits
-    ``max_frames``, else evenly spaced subsets that keep both ends and the default. When even
-    that is too many (three sliders under the smoke cap, say), the ends go too: a parameter may
-    shrink to its default alone, so a cap that the full book meets never fails a smoke run."""
+def _thin(name, specs, max_frames, smoke=False):
+    """The stop indices a static panel keeps per parameter: every slider's two ends and default,
+    then, as far as ``max_frames`` allows, evenly spaced stops between them (all of them when the
+    whole grid fits). Smoke runs keep only the ends and the default. Raises ``ValueError`` when
+    the ends and defaults alone need more frames than ``max_frames``."""
     sizes = {key: len(spec.values) for key, spec in specs.items()}
-    must = {key: len({0, sizes[key] - 1, spec.default_index}) for key, spec in specs.items()}
-    if math.prod(must.values()) > max_frames:
-        must = dict.fromkeys(specs, 1)
+    must = {key: sorted({0, sizes[key] - 1, spec.default_index}) for key, spec in specs.items()}
+    need = math.prod(len(m) for m in must.values())
+    if need > max_frames:
+        raise ValueError(f"demo({name}): keeping both ends and the default of every slider takes "
+                         f"{need} frames, {need - max_frames} over max_frames={max_frames}; "
+                         f"drop a slider or some options, or raise max_frames")
+    if smoke:
+        return must
     counts = dict(sizes)
     while math.prod(counts.values()) > max_frames:
-        reducible = [k for k in counts if counts[k] > must[k]]
+        reducible = [k for k in counts if counts[k] > len(must[k])]
         key = max(reducible, key=counts.get)  # the first of the longest axes
         others = math.prod(counts.values()) // counts[key]
         runner_up = max([c for k, c in counts.items() if k != key], default=0)
         # Jump straight to what fits when this axis dwarfs the others, else shrink by one
         # so that the axes stay balanced.
         fits = max(runner_up, max_frames // others)
-        counts[key] = max(must[key], min(counts[key] - 1, fits))
+        counts[key] = max(len(must[key]), min(counts[key] - 1, fits))
     return {key: _evenly_spaced(sizes[key], counts[key], specs[key].default_index) for key in specs}
 
 
 def _evenly_spaced(n, m, keep):
-    """``m`` of the indices ``0..n-1``, evenly spaced, always including ``keep``."""
-    if m == 1:
-        return [keep]
+    """``m`` of the indices ``0..n-1``, evenly spaced, always with both ends and ``keep``
+    (``m >= 3`` when ``keep`` is an inner index, ``m >= 2`` otherwise)."""
     kept = sorted({math.floor(x + 0.5) for x in np.linspace(0, n - 1, m)})
-    if keep not in kept:
-        # Replace the kept index nearest to ``keep``, sparing the ends while there are more.
-        inner = range(1, len(kept) - 1) if len(kept) > 2 else range(len(kept))
+    if keep not in kept:  # replace the inner index nearest to it; the ends stay
+        inner = range(1, len(kept) - 1)
         kept[min(inner, key=lambda k: abs(kept[k] - keep))] = keep
     return sorted(kept)
 
@@ -366,43 +383,56 @@ class Panel:
 
 
 def _static(plot, name, params, dpi, max_frames):
-    kept = _thin(params, max_frames)
+    kept = _thin(name, params, max_frames, smoke=companion.is_smoke())
     frames = []
     for indices in itertools.product(*kept.values()):  # row-major, as the script indexes them
         kwargs = {key: params[key].values[i] for key, i in zip(params, indices)}
-        frames.append(base64.b64encode(_png(_figure(plot, name, kwargs), dpi)).decode("ascii"))
+        frames.append(_frame(_figure(plot, name, kwargs), dpi))
+    size = sum(map(len, frames))
+    if size > MAX_PANEL_BYTES:
+        raise ValueError(f"demo({name}): its {len(frames)} frames take {size:,} bytes, "
+                         f"{size - MAX_PANEL_BYTES:,} over MAX_PANEL_BYTES={MAX_PANEL_BYTES:,}; "
+                         f"use fewer stops (max_frames=), a smaller figure or a lower dpi")
     labels = [[spec.labels[i] for i in kept[key]] for key, spec in params.items()]
     start = [kept[key].index(spec.default_index) for key, spec in params.items()]
     total = math.prod(len(spec.values) for spec in params.values())
-    page = _panel_html(name, params, frames, labels, start, total)
-    if len(page.encode()) > MAX_PANEL_BYTES:
-        raise ValueError(f"demo({name}): the static panel is {len(page.encode()):,} bytes, over "
-                         f"MAX_PANEL_BYTES={MAX_PANEL_BYTES:,}; use fewer stops (max_frames=), "
-                         f"a smaller figure or a lower dpi")
+    page = _panel_html(name, _describe(plot, name), params, frames, labels, start, total)
     return Panel(page, len(frames), total)
 
 
-def _panel_html(name, params, frames, labels, start, total):
-    data = json.dumps({"frames": frames, "labels": labels}, separators=(",", ":"))
+def _describe(plot, name):
+    """The first line of the plot function's docstring: what the figure shows, for its alt text."""
+    doc = inspect.getdoc(getattr(plot, "func", plot)) or ""
+    first = doc.strip().split("\n\n")[0].replace("\n", " ").strip().rstrip(".")
+    return first or f"Figure drawn by {name}"
+
+
+def _panel_html(name, description, params, frames, labels, start, total):
+    names = [spec.label or key for key, spec in params.items()]
+    encoded = [base64.b64encode(f).decode("ascii") for f in frames]
+    data = json.dumps({"type": FRAME_MIME, "frames": encoded, "labels": labels, "names": names,
+                       "alt": description}, separators=(",", ":"), ensure_ascii=False)
     # Escaped so that no label can close the <script> element it sits in.
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     digest = hashlib.sha256(f"{name}|{list(params)}|{start}|{data}".encode()).hexdigest()
     panel_id = f"companion-panel-{digest[:12]}"
-    first = frames[np.ravel_multi_index(start, [len(kept) for kept in labels])]
+    first = encoded[np.ravel_multi_index(start, [len(kept) for kept in labels])]
     controls = "".join(
-        f'<label style="margin-right:1em">{html.escape(spec.label or key)} <input type="range" '
+        f'<label style="margin-right:1em">{html.escape(label)} <input type="range" '
         f'min="0" max="{len(labels[a]) - 1}" step="1" value="{start[a]}" '
-        f'data-param="{html.escape(key)}"{_DISABLED * (len(labels[a]) == 1)}> <output>{html.escape(labels[a][start[a]])}</output>'
-        f"</label>" for a, (key, spec) in enumerate(params.items()))
+        f'data-param="{html.escape(key)}"{_DISABLED * (len(labels[a]) == 1)}> '
+        f"<output>{html.escape(labels[a][start[a]])}</output></label>"
+        for a, (key, label) in enumerate(zip(params, names)))
     n = len(frames)
     settings = f"{n} of {total} settings" if n < total else f"{n} setting{'s' * (n > 1)}"
-    alt = html.escape(f"{name}: precomputed preview over {', '.join(params)}")
+    setting = ", ".join(f"{label} = {labels[a][start[a]]}" for a, label in enumerate(names))
+    alt = html.escape(f"{description} ({setting})")
     return (f'<div class="companion-panel" id="{panel_id}">\n'
             f'<img class="companion-panel-frame" style="max-width:100%" alt="{alt}" '
-            f'src="data:image/png;base64,{first}">\n<div>{controls}</div>\n'
+            f'src="data:{FRAME_MIME};base64,{first}">\n<div class="companion-panel-controls">{controls}</div>\n'
             f'<script type="application/json">{data}</script>\n'
             f'<script>\n{_SCRIPT.replace("PANEL_ID", panel_id)}</script>\n'
-            f'<p style="font-size:smaller">Precomputed preview: {settings}. '
+            f'<p class="companion-panel-note" style="font-size:smaller">Precomputed preview: {settings}. '
             f"Run the notebook for the live version.</p>\n</div>\n")
 
 
@@ -414,14 +444,33 @@ _SCRIPT = """(function () {
   var img = panel.querySelector("img.companion-panel-frame");
   var inputs = panel.querySelectorAll("input[data-param]");
   var outputs = panel.querySelectorAll("output");
+  /* Frames are inline (base64) or, in the built book, files listed in data.urls and fetched
+     once the panel comes near the screen, so that moving a slider never waits for the network. */
+  function source(i) {
+    return data.urls ? data.urls[i] : "data:" + data.type + ";base64," + data.frames[i];
+  }
+  var loaded = false;
+  function preload() {
+    if (loaded || !data.urls) return;
+    loaded = true;
+    data.images = data.urls.map(function (url) { var im = new Image(); im.src = url; return im; });
+  }
+  if (data.urls && "IntersectionObserver" in window) {
+    new IntersectionObserver(function (entries, observer) {
+      if (entries.some(function (e) { return e.isIntersecting; })) { preload(); observer.disconnect(); }
+    }, {rootMargin: "400px"}).observe(panel);
+  }
   function update() {
-    var index = 0;
+    preload();
+    var index = 0, setting = [];
     for (var a = 0; a < inputs.length; a++) {
       var i = Number(inputs[a].value);
       index = index * data.labels[a].length + i;
       outputs[a].textContent = data.labels[a][i];
+      setting.push(data.names[a] + " = " + data.labels[a][i]);
     }
-    img.src = "data:image/png;base64," + data.frames[index];
+    img.src = source(index);
+    img.alt = data.alt + " (" + setting.join(", ") + ")";
   }
   for (var a = 0; a < inputs.length; a++) inputs[a].addEventListener("input", update);
 })();

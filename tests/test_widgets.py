@@ -4,9 +4,9 @@ import base64
 import io
 import itertools
 import json
+import math
 import re
 import shutil
-import struct
 import subprocess
 import sys
 
@@ -20,7 +20,6 @@ from companion.style import figure
 from companion.widgets import Choice, LogRange, Range, demo
 
 DPI = 30
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def line(a=1.0, b=0.0, kind="solid"):
@@ -38,18 +37,23 @@ def clean_env(monkeypatch):
     monkeypatch.delenv("COMPANION_SMOKE", raising=False)
 
 
+def panel_data(page):
+    return json.loads(re.search(r'<script type="application/json">(.*?)</script>', page, re.S)[1])
+
+
 def parse(page):
-    """(frames as PNG bytes, labels per parameter, <input> attributes, initial image bytes)."""
-    data = json.loads(re.search(r'<script type="application/json">(.*?)</script>', page, re.S)[1])
+    """(frames as image bytes, labels per parameter, <input> attributes, initial image bytes)."""
+    data = panel_data(page)
+    assert data["type"] == "image/webp"
     frames = [base64.b64decode(f) for f in data["frames"]]
     inputs = [dict(re.findall(r'([\w-]+)="([^"]*)"', attrs))
               for attrs in re.findall(r"<input ([^>]*)>", page)]
-    first = re.search(r'<img [^>]*src="data:image/png;base64,([^"]+)"', page)[1]
+    first = re.search(r'<img [^>]*src="data:image/webp;base64,([^"]+)"', page)[1]
     return frames, data["labels"], inputs, base64.b64decode(first)
 
 
-def pixels(png):
-    return np.asarray(Image.open(io.BytesIO(png)))
+def pixels(image):
+    return np.asarray(Image.open(io.BytesIO(image)).convert("RGBA"))
 
 
 def render(*args):
@@ -65,12 +69,13 @@ def static(**params):
 # --- static panel -----------------------------------------------------------------------------
 
 
-def test_static_frames_are_pngs_of_one_size_one_per_setting():
+def test_static_frames_are_lossless_webp_of_one_size_one_per_setting():
     page = static(a=Range(-1, 1, 1), b=Range(-1, 2, 1, value=0))
     frames, labels, _, _ = parse(page)
     assert len(frames) == 3 * 4 and labels == [["-1", "0", "1"], ["-1", "0", "1", "2"]]
-    assert all(f.startswith(PNG_SIGNATURE) and f[12:16] == b"IHDR" for f in frames)
-    assert {struct.unpack(">II", f[16:24]) for f in frames} == {(2 * DPI, int(1.5 * DPI))}
+    # RIFF....WEBPVP8L: the lossless bitstream (VP8 without L would be lossy).
+    assert all(f[:4] == b"RIFF" and f[8:16] == b"WEBPVP8L" for f in frames)
+    assert {Image.open(io.BytesIO(f)).size for f in frames} == {(2 * DPI, int(1.5 * DPI))}
     assert len(set(frames)) == len(frames), "different settings must give different frames"
     assert "Precomputed preview: 12 settings. Run the notebook for the live version." in page
 
@@ -113,7 +118,7 @@ const code = /<script>([\s\S]*?)<\/script>/.exec(page)[1];
 const inputs = [...page.matchAll(/<input [^>]*value="(\d+)"/g)].map(m => ({
   value: m[1], handlers: [],
   addEventListener(type, f) { if (type === "input") this.handlers.push(f); }}));
-const outputs = inputs.map(() => ({textContent: ""})), img = {src: ""}, asked = [];
+const outputs = inputs.map(() => ({textContent: ""})), img = {src: "", alt: ""}, asked = [];
 const panel = {querySelector: s => s.startsWith("script") ? {textContent: json} : img,
                querySelectorAll: s => s.startsWith("input") ? inputs : outputs};
 global.document = {currentScript: null, getElementById: id => (asked.push(id), panel)};
@@ -121,7 +126,7 @@ eval(code);
 const shown = JSON.parse(process.argv[1]).map(setting => {
   setting.forEach((i, a) => { inputs[a].value = String(i); });
   inputs[setting.length - 1].handlers.forEach(f => f());
-  return [img.src, outputs.map(o => o.textContent)];
+  return [img.src, outputs.map(o => o.textContent), img.alt];
 });
 console.log(JSON.stringify({asked, shown}));
 """
@@ -138,10 +143,13 @@ def test_panel_script_shows_the_frame_of_the_chosen_setting():
                             capture_output=True, text=True, check=True, timeout=30)
     result = json.loads(result.stdout)
     assert result["asked"] == [re.search(r'id="([^"]+)"', page)[1]]
-    for (i, j, k), (src, shown) in zip(settings, result["shown"]):
-        png = base64.b64decode(src.removeprefix("data:image/png;base64,"))
-        assert png == frames[(i * 4 + j) * 2 + k]
+    for (i, j, k), (src, shown, alt) in zip(settings, result["shown"]):
+        image = base64.b64decode(src.removeprefix("data:image/webp;base64,"))
+        assert image == frames[(i * 4 + j) * 2 + k]
         assert shown == [labels[0][i], labels[1][j], labels[2][k]]
+        assert alt == (f"A line of slope ``a`` and offset ``b``: distinct parameters give visibly "
+                       f"distinct frames (a = {labels[0][i]}, b = {labels[1][j]}, "
+                       f"kind = {labels[2][k]})")
     assert np.array_equal(pixels(frames[(2 * 4 + 3) * 2 + 1]), render(1, 2, "--"))
 
 
@@ -175,39 +183,64 @@ def test_thinning_keeps_ends_and_default_and_fits_the_cap():
     assert live.children[0].max == 1 and live.children[0].step == 0.05
 
 
-def test_thinning_reports_n_of_m_and_smoke_cap_applies(monkeypatch):
-    params = dict(a=Range(-1, 1, 0.25), b=Range(-1, 2, 1))
+def test_thinning_reports_n_of_m_and_smoke_keeps_only_ends_and_default(monkeypatch):
+    params = dict(a=Range(-1, 1, 0.25, value=0.5), b=Range(-1, 2, 1))
     assert len(parse(static(**params))[0]) == 9 * 4  # under MAX_FRAMES: nothing thinned
     monkeypatch.setenv("COMPANION_SMOKE", "1")
     page = static(**params)
-    n = len(parse(page)[0])
-    assert n <= widgets.SMOKE_MAX_FRAMES
-    assert f"Precomputed preview: {n} of 36 settings." in page
+    assert parse(page)[1] == [["-1", "0.5", "1"], ["-1", "2"]]
+    assert "Precomputed preview: 6 of 36 settings." in page
 
 
-def test_tight_cap_drops_ends_but_keeps_defaults_and_motion():
+def test_every_end_and_default_survives_the_cap_of_the_capsule_soft_kmeans_panel():
+    # The review's case: K's low end (0.1, where every centre is the overall mean) was dropped.
+    specs = dict(K=LogRange(0.1, 100, num=7, value=1.0), iters=Range(1, 20, step=1, value=5),
+                 k=Range(2, 5, step=1, value=4), metric=Choice(["euclidean", "normalized_dot"]))
+    # Three of its four sliders have an inner default: 3 * 3 * 3 * 2 frames at the least, which
+    # the chapter allows with max_frames=54.
+    with pytest.raises(ValueError, match=r"takes 54 frames, 6 over max_frames=48"):
+        widgets._thin("plot_soft_kmeans", specs, widgets.MAX_FRAMES)
+    kept = widgets._thin("plot_soft_kmeans", specs, 54)
+    assert math.prod(map(len, kept.values())) == 54
+    for key, spec in specs.items():
+        assert {0, len(spec.values) - 1, spec.default_index} <= set(kept[key]), key
+
+
+def test_a_cap_below_the_ends_and_defaults_names_the_demo_and_the_shortfall():
     a, b, c = Range(0, 4, 1, value=2), Range(0, 4, 1, value=1), Choice(["x", "y", "z"], value="y")
-    page = demo(line3, mode="static", max_frames=8, a=a, b=b, c=c).html
-    frames, labels, inputs, _ = parse(page)
-    assert 2 <= len(frames) <= 8 and len(frames) == len(labels[0]) * len(labels[1]) * len(labels[2])
-    for spec, kept, attrs in zip((a, b, c), labels, inputs):
-        assert kept[int(attrs["value"])] == spec.labels[spec.default_index]
-    page = demo(line3, mode="static", max_frames=1, a=a, b=b, c=c).html
-    assert parse(page)[1] == [["2"], ["1"], ["y"]]
-    # A slider left with one stop cannot move, so it is shown disabled; the others stay enabled.
-    assert all("disabled" in attrs for attrs in parse(page)[2])
-    page = demo(line3, mode="static", max_frames=3, a=a, b=b, c=c).html
-    assert sorted("disabled" in attrs for attrs in parse(page)[2]) == [False, True, True]
+    with pytest.raises(ValueError, match=r"demo\(line3\): keeping both ends and the default of "
+                                         r"every slider takes 27 frames, 19 over max_frames=8"):
+        demo(line3, mode="static", max_frames=8, a=a, b=b, c=c)
+    page = demo(line3, mode="static", dpi=DPI, max_frames=27, a=a, b=b, c=c).html
+    assert parse(page)[1] == [["0", "2", "4"], ["0", "1", "4"], ["x", "y", "z"]]
+
+
+def test_a_single_option_is_shown_but_disabled():
+    page = demo(line3, mode="static", dpi=DPI, a=Range(0, 2, 1), b=Range(0, 1, 1),
+                c=Choice(["y"])).html
+    assert ["disabled" in attrs for attrs in parse(page)[2]] == [False, False, True]
 
 
 def line3(a, b, c):
     return line(a + b * (c == "y"))
 
 
-def test_page_weight_cap(monkeypatch):
+def test_page_weight_cap_names_the_demo_and_the_excess(monkeypatch):
     monkeypatch.setattr(widgets, "MAX_PANEL_BYTES", 1000)
-    with pytest.raises(ValueError, match=r"[\d,]+ bytes, over MAX_PANEL_BYTES=1,000.*dpi"):
+    with pytest.raises(ValueError, match=r"demo\(line\): its 3 frames take ([\d,]+) bytes, "
+                                         r"[\d,]+ over MAX_PANEL_BYTES=1,000.*dpi") as error:
         static(a=Range(-1, 1, 1))
+    size = int(re.search(r"take ([\d,]+) bytes", str(error.value))[1].replace(",", ""))
+    excess = int(re.search(r"bytes, ([\d,]+) over", str(error.value))[1].replace(",", ""))
+    assert excess == size - 1000 > 0
+
+
+def test_alt_text_says_what_the_figure_shows_and_its_setting():
+    page = static(a=Range(-1, 1, 1, label="slope"), b=Range(-1, 2, 1, value=0))
+    alt = re.search(r'<img [^>]*alt="([^"]*)"', page)[1]
+    assert alt == ("A line of slope ``a`` and offset ``b``: distinct parameters give visibly "
+                   "distinct frames (slope = -1, b = 0)")
+    assert panel_data(page)["names"] == ["slope", "b"]
 
 
 # --- modes ------------------------------------------------------------------------------------
@@ -234,7 +267,7 @@ def test_import_without_ipywidgets_and_live_mode_says_what_to_install():
             "try:\n    w.demo(lambda a: None, mode='live', a=w.Range(0, 1, 1))\n"
             "except ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "pip install -e '.[book]'" in out.stdout
+    assert "pip install 'kexue-companion[book]'" in out.stdout
 
 
 # --- live widget ------------------------------------------------------------------------------
@@ -326,3 +359,34 @@ def test_demo_rejects_bad_wiring():
     with pytest.raises(TypeError, match=r"not_a_figure\(\) must return a matplotlib.*got list"):
         demo(not_a_figure, mode="static", a=Range(0, 1, 1))
     assert isinstance(line(), Figure)
+
+
+def _demo_plots():
+    """Every plot function a chapter wires to demo(...), as (module, name)."""
+    from pathlib import Path
+
+    found = set()
+    for source in sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.py")):
+        aliases = dict(re.findall(r"^from companion import (\w+) as (\w+)$", source.read_text(), re.M))
+        aliases = {alias: module for module, alias in aliases.items()}
+        aliases.update({m: m for m in re.findall(r"^from companion import (\w+)$", source.read_text(), re.M)})
+        for alias, name in re.findall(r"demo\((?:functools\.partial\()?(\w+)\.(plot_\w+)", source.read_text()):
+            found.add((aliases.get(alias, alias), name))
+    return sorted(found)
+
+
+@pytest.mark.parametrize("module,name", _demo_plots())
+def test_every_panel_has_plain_alt_text(module, name):
+    """A panel's alt text is its plot function's first docstring paragraph: plain words that say
+    what the picture shows, not a label, not markup."""
+    import importlib
+
+    plot = getattr(importlib.import_module(f"companion.{module}"), name)
+    alt = widgets._describe(plot, name)
+    assert 8 <= len(alt.split()) and len(alt) <= 500, alt  # a description, not an essay
+    assert not alt.lower().startswith(("slider demo", "introduced in", "figure drawn by")), alt
+    assert not any(mark in alt for mark in (":math:", ":func:", "``", "\\")), alt
+
+
+def test_the_alt_text_test_sees_every_chapter():
+    assert {module for module, _ in _demo_plots()} == {"capsule", "focal", "nce", "fgan", "vib", "gillespie"}

@@ -1,0 +1,430 @@
+"""``book.toml`` is the single source of the book; this module checks it and builds the book.
+
+Jupyter Book 1 reads only YAML, so :func:`write_config` generates ``_config.yml`` and ``_toc.yml``
+into a git-ignored folder from the validated ``book.toml``; nothing generated is committed.
+Every mistake in ``book.toml`` stops the build with one line naming the key or the file.
+
+Command line (the Makefile calls these)::
+
+    python -m booktools check              # book.toml, notebook files and Jupytext pairs
+    python -m booktools build [--smoke]    # fetch assets, generate config, run Jupyter Book
+    python -m booktools sync               # re-pair the notebooks after an edit
+
+Builds every chapter into the book; see README.md, "Writing a chapter".
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = "notebooks"
+EXECUTION_MODES = ("force", "cache", "off")
+
+ARTICLE_RE = re.compile(r"https://kexue\.fm/archives/[1-9][0-9]*")
+REPOSITORY_RE = re.compile(r"https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(/[\w.~-]+)+/?")
+LANGUAGE_RE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+
+# key -> (type, required). The schema is small enough to state as data; anything not listed here
+# is an error, so a typo such as ``notebok`` cannot silently drop a setting.
+BOOK_KEYS = {
+    "title": (str, True),
+    "authors": (list, True),
+    "description": (str, True),
+    "language": (str, True),
+    "intro": (str, True),
+    "repository": (str, False),
+    "branch": (str, False),
+}
+EXECUTION_KEYS = {"mode": (str, True), "timeout": (int, True)}
+CHAPTER_KEYS = {
+    "notebook": (str, True),
+    "article": (str, True),
+    "original_title": (str, True),
+    "date": (dt.date, True),
+}
+TOP_KEYS = {"book": (dict, True), "execution": (dict, True), "chapters": (list, True)}
+
+
+class BookConfigError(ValueError):
+    """A mistake in ``book.toml`` or in the files it names; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    notebook: str  # path of the py:percent source, relative to the book root
+    article: str
+    original_title: str
+    date: dt.date
+
+    @property
+    def twin(self) -> str:
+        return str(Path(self.notebook).with_suffix(".ipynb"))
+
+
+@dataclass(frozen=True)
+class Book:
+    root: Path
+    title: str
+    authors: tuple[str, ...]
+    description: str
+    language: str
+    intro: str
+    repository: str | None
+    branch: str
+    execution_mode: str
+    cell_timeout: int
+    chapters: tuple[Chapter, ...]
+
+
+def _check_table(table, schema: dict, where: str) -> None:
+    for key in table:
+        if key not in schema:
+            known = ", ".join(sorted(schema))
+            raise BookConfigError(f"{where}: unknown key {key!r} (known keys: {known})")
+    for key, (kind, required) in schema.items():
+        if key not in table:
+            if required:
+                raise BookConfigError(f"{where}: missing required key {key!r}")
+            continue
+        value = table[key]
+        # TOML datetimes are dates too; a chapter wants a bare date, and bool is not an int.
+        wrong = not isinstance(value, kind) or (kind is dt.date and isinstance(value, dt.datetime))
+        wrong = wrong or (kind is int and isinstance(value, bool))
+        if wrong:
+            hint = " (a TOML date like 2018-06-07, without quotes)" if kind is dt.date else ""
+            raise BookConfigError(
+                f"{where}.{key}: expected {kind.__name__}{hint}, got {type(value).__name__} {value!r}"
+            )
+        if kind is str and not value.strip():
+            raise BookConfigError(f"{where}.{key}: must not be empty")
+
+
+def load_book(root: Path | str = ROOT) -> Book:
+    """Read and validate ``<root>/book.toml`` and the files it names.
+
+    Raises :class:`BookConfigError` with a one-line message on: invalid TOML, an unknown or
+    missing key, a wrong type, a malformed address, language or execution setting, a chapter
+    notebook that is missing or lacks its ``.ipynb`` twin, a duplicate chapter, or a notebook in
+    ``notebooks/`` that no chapter lists.
+    """
+    root = Path(root).resolve()
+    path = root / "book.toml"
+    name = "book.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BookConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise BookConfigError(f"{name}: not valid TOML: {err}") from None
+
+    _check_table(data, TOP_KEYS, name)
+    book, execution, chapters = data["book"], data["execution"], data["chapters"]
+    _check_table(book, BOOK_KEYS, "[book]")
+    _check_table(execution, EXECUTION_KEYS, "[execution]")
+
+    authors = book["authors"]
+    if not authors or not all(isinstance(a, str) and a.strip() for a in authors):
+        raise BookConfigError(f"[book].authors: expected a non-empty list of names, got {authors!r}")
+    if not LANGUAGE_RE.fullmatch(book["language"]):
+        raise BookConfigError(
+            f"[book].language: {book['language']!r} is not a language tag like 'en' or 'zh-Hans'"
+        )
+    repository = book.get("repository")
+    if repository is not None and not REPOSITORY_RE.fullmatch(repository):
+        raise BookConfigError(
+            f"[book].repository: {repository!r} is not an https address like "
+            "'https://github.com/owner/repo'"
+        )
+    _check_file(root, book["intro"], "[book].intro")
+    if execution["mode"] not in EXECUTION_MODES:
+        raise BookConfigError(
+            f"[execution].mode: {execution['mode']!r} is not one of {', '.join(EXECUTION_MODES)}"
+        )
+    if execution["timeout"] <= 0:
+        raise BookConfigError(
+            f"[execution].timeout: {execution['timeout']} must be a positive number of seconds per cell"
+        )
+
+    if not chapters:
+        raise BookConfigError(f"{name}: [[chapters]] must list at least one chapter")
+    parsed = []
+    for i, table in enumerate(chapters, start=1):
+        where = f"[[chapters]] #{i}"
+        if not isinstance(table, dict):
+            raise BookConfigError(f"{where}: expected a table, got {table!r}")
+        _check_table(table, CHAPTER_KEYS, where)
+        chapter = Chapter(**table)
+        _check_chapter(root, chapter, where)
+        for j, other in enumerate(parsed, start=1):
+            for key in ("notebook", "article"):
+                if getattr(other, key) == getattr(chapter, key):
+                    raise BookConfigError(
+                        f"{where}.{key}: duplicate chapter, {getattr(chapter, key)!r} "
+                        f"is already chapter #{j}"
+                    )
+        parsed.append(chapter)
+    _check_unlisted(root, parsed)
+
+    return Book(
+        root=root,
+        title=book["title"],
+        authors=tuple(authors),
+        description=book["description"],
+        language=book["language"],
+        intro=book["intro"],
+        repository=repository,
+        branch=book.get("branch", "main"),
+        execution_mode=execution["mode"],
+        cell_timeout=execution["timeout"],
+        chapters=tuple(parsed),
+    )
+
+
+def _check_file(root: Path, relative: str, where: str) -> None:
+    if Path(relative).is_absolute() or ".." in Path(relative).parts:
+        raise BookConfigError(f"{where}: {relative!r} must be a path inside the book folder")
+    if not (root / relative).is_file():
+        raise BookConfigError(f"{where}: file {relative!r} does not exist")
+
+
+def _check_chapter(root: Path, chapter: Chapter, where: str) -> None:
+    notebook = Path(chapter.notebook)
+    if notebook.parent != Path(NOTEBOOK_DIR) or notebook.suffix != ".py":
+        raise BookConfigError(
+            f"{where}.notebook: {chapter.notebook!r} must be a py:percent file directly in "
+            f"{NOTEBOOK_DIR}/, like '{NOTEBOOK_DIR}/gillespie.py'"
+        )
+    _check_file(root, chapter.notebook, f"{where}.notebook")
+    if not (root / chapter.twin).is_file():
+        raise BookConfigError(
+            f"{where}.notebook: {chapter.notebook!r} has no .ipynb twin {chapter.twin!r} "
+            "(run `make sync`)"
+        )
+    if not ARTICLE_RE.fullmatch(chapter.article):
+        raise BookConfigError(
+            f"{where}.article: {chapter.article!r} is not an address like "
+            "'https://kexue.fm/archives/5607'"
+        )
+
+
+def _check_unlisted(root: Path, chapters: list[Chapter]) -> None:
+    listed = {name for c in chapters for name in (c.notebook, c.twin)}
+    for path in sorted((root / NOTEBOOK_DIR).iterdir()):
+        relative = f"{NOTEBOOK_DIR}/{path.name}"
+        if path.suffix in (".py", ".ipynb") and path.is_file() and relative not in listed:
+            raise BookConfigError(
+                f"{relative}: notebook is not listed in book.toml "
+                "(add a [[chapters]] entry for it, or remove it)"
+            )
+
+
+# --------------------------------------------------------------------------- Jupyter Book config
+
+def jupyter_book_config(book: Book, assets: Path) -> dict:
+    """The ``_config.yml`` for Jupyter Book 1, as a dict.
+
+    ``assets`` is the folder from :mod:`booktools.assets` with MathJax; it is not called
+    ``_static`` because Jupyter Book would add a script tag for every ``.js`` in such a folder.
+    """
+    from jupyter_book.config import get_default_sphinx_config
+
+    from booktools import assets as asset_files
+    from booktools import sphinx_ext
+
+    # sphinx-thebe declares its script constants twice per page (a console error) and names a
+    # CDN; live code runs in JupyterLab here, so the extension is left out.
+    extensions = [e for e in get_default_sphinx_config()["extensions"] if e != "sphinx_thebe"]
+    extensions.append("booktools.sphinx_ext")
+    config = {
+        "title": book.title,
+        "author": ", ".join(book.authors),
+        "copyright": str(dt.date.today().year),
+        "only_build_toc_files": True,
+        "execute": {
+            "execute_notebooks": book.execution_mode,
+            "timeout": book.cell_timeout,
+            "allow_errors": False,
+            # A notebook that writes warnings to stderr fails a strict (-W) build.
+            "stderr_output": "warn",
+        },
+        "parse": {
+            "myst_enable_extensions": ["amsmath", "colon_fence", "dollarmath", "substitution"],
+            # {{ source }} on the home page: where the source is and how to run it.
+            "myst_substitutions": {"source": source_note(book)},
+        },
+        "html": {
+            "home_page_in_navbar": True,
+            "use_repository_button": book.repository is not None,
+            "use_issues_button": book.repository is not None,
+            "extra_footer": "Chapters follow essays by Su Jianlin on kexue.fm; "
+            "the text and code here are our own.",
+        },
+        "sphinx": {
+            "config": {
+                "language": book.language,
+                # The book's root is the repository; only the intro and the py:percent chapter
+                # sources are pages (not the .ipynb twins, the README or any cache folder).
+                "include_patterns": [f"{NOTEBOOK_DIR}/*.md", f"{NOTEBOOK_DIR}/*.py"],
+                "html_static_path": [str(assets.resolve()), str(sphinx_ext.STATIC)],
+                "mathjax_path": asset_files.MATHJAX_ENTRY,
+                # No page carries ipywidgets state: progress bars are off in the static book
+                # (companion.progress) and slider panels are plain HTML. Nothing to load.
+                "nb_ipywidgets_js": {},
+                "nb_custom_formats": {".py": ["jupytext.reads", {"fmt": "py:percent"}]},
+                "extensions": extensions,
+                # An empty default mode makes the theme log a console error on first visit.
+                "html_context": {"default_mode": "light"},
+                "myst_html_meta": {"description": book.description},
+            },
+        },
+    }
+    if book.repository is not None:
+        config["repository"] = {"url": book.repository, "path_to_book": "", "branch": book.branch}
+        config["launch_buttons"] = {
+            "notebook_interface": "jupyterlab",
+            "binderhub_url": "https://mybinder.org",
+            # Colab opens the chapter's .ipynb twin from the repository (github.com only).
+            "colab_url": "https://colab.research.google.com",
+        }
+    return config
+
+
+def source_note(book: Book) -> str:
+    """The home page's paragraph on where the source is and how to run the chapters."""
+    run = ("To run the chapters yourself: clone the repository, then `make lab` opens them in "
+           "JupyterLab (it sets up a virtual environment first), `make book` rebuilds these "
+           "pages and `make pdf` the PDF edition.")
+    if book.repository is None:
+        return ("The book's source, the `companion` package and the notebooks come together in "
+                "one repository (no public address is configured for this build). " + run)
+    return (f"The book's source, the `companion` package and the notebooks are at "
+            f"<{book.repository}>. " + run + " Each chapter also has launch buttons (Binder, "
+            "Colab) at the top of its page; on Colab, first install the package with "
+            f"`%pip install \"kexue-companion[book] @ git+{book.repository}\"`.")
+
+
+def jupyter_book_toc(book: Book) -> dict:
+    """The ``_toc.yml``: the introduction, then the chapters in ``book.toml`` order."""
+    return {
+        "format": "jb-book",
+        "root": str(Path(book.intro).with_suffix("")),
+        "parts": [
+            {
+                "caption": "Chapters",
+                "numbered": True,
+                "chapters": [{"file": str(Path(c.notebook).with_suffix(""))} for c in book.chapters],
+            }
+        ],
+    }
+
+
+def write_config(book: Book, out: Path, assets: Path, only: list[str] | None = None) -> tuple[Path, Path]:
+    """Write ``_config.yml`` and ``_toc.yml`` into ``out``; returns their paths.
+
+    With ``only`` (chapter names, the notebooks' stems), the other chapters are rendered without
+    executing them: a quick preview of one chapter in its real place in the book.
+    """
+    import yaml
+
+    out.mkdir(parents=True, exist_ok=True)
+    config_path, toc_path = out / "_config.yml", out / "_toc.yml"
+    header = "# Generated from book.toml by booktools; edit book.toml instead.\n"
+    config = jupyter_book_config(book, assets)
+    if only is not None:
+        config["execute"]["exclude_patterns"] = [
+            Path(c.notebook).name for c in book.chapters if Path(c.notebook).stem not in only]
+    for path, data in ((config_path, config), (toc_path, jupyter_book_toc(book))):
+        path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return config_path, toc_path
+
+
+def chapter_names(book: Book, only: list[str] | None) -> list[str] | None:
+    """Check ``only`` against the book's chapters (by notebook stem); returns it."""
+    if only is None:
+        return None
+    names = [Path(c.notebook).stem for c in book.chapters]
+    unknown = [name for name in only if name not in names]
+    if unknown or not only:
+        raise BookConfigError(f"--only: {', '.join(map(repr, unknown)) or 'nothing'} is not a chapter; "
+                              f"the chapters are {', '.join(names)}")
+    return only
+
+
+def build(book: Book, *, path_output: Path | None = None, smoke: bool = False,
+          only: list[str] | None = None) -> Path:
+    """Execute every chapter and build the HTML book; returns ``<path_output>/_build/html``.
+
+    Kernels inherit ``COMPANION_WIDGETS=static`` (slider demos become precomputed panels, since
+    the static book has no kernel) and, with ``smoke``, ``COMPANION_SMOKE=1``. The build is
+    strict: a failing cell, a warning or output on stderr stops it.
+    """
+    from booktools import assets, pairing
+
+    pairing.check_all(book.root / NOTEBOOK_DIR)
+    build_dir = Path(path_output or book.root).resolve() / "_build"
+    asset_dir = assets.ensure(build_dir / "assets")
+    config_path, toc_path = write_config(book, build_dir / "config", asset_dir,
+                                         chapter_names(book, only))
+    env = dict(os.environ, COMPANION_WIDGETS="static", COMPANION_SMOKE="1" if smoke else "0")
+    env["PYTHONHASHSEED"] = "0"
+    # Sphinx imports booktools.sphinx_ext, which is not installed: it lives in the clone.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    command = [
+        str(jupyter_book), "build", str(book.root), "--builder", "html",
+        "--config", str(config_path), "--toc", str(toc_path),
+        "--path-output", str(build_dir.parent), "--warningiserror", "--keep-going",
+    ]
+    subprocess.run(command, check=True, env=env, cwd=book.root)
+    return build_dir / "html"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m booktools", description=__doc__.split("\n")[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="folder holding book.toml")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", help="validate book.toml, the notebook files and their Jupytext pairs")
+    sub.add_parser("sync", help="re-pair every notebook (newer file wins) and strip .ipynb outputs")
+    build_cmd = sub.add_parser("build", help="execute the chapters and build the HTML book")
+    build_cmd.add_argument("--smoke", action="store_true", help="run the small test configuration")
+    build_cmd.add_argument("--only", action="append", metavar="CHAPTER",
+                           help="execute only this chapter (e.g. gillespie; repeatable): the others "
+                                "are rendered without outputs, a quick preview")
+    build_cmd.add_argument("--path-output", type=Path, default=None,
+                           help="folder that receives _build/ (default: the book folder)")
+    args = parser.parse_args(argv)
+
+    from booktools import pairing
+
+    try:
+        if args.command == "sync":
+            for path in pairing.sync_all(args.root / NOTEBOOK_DIR):
+                print(f"synced {path}")
+            return 0
+        book = load_book(args.root)
+        if args.command == "check":
+            pairing.check_all(book.root / NOTEBOOK_DIR)
+            print(f"book.toml: OK ({len(book.chapters)} chapters, notebooks paired)")
+            return 0
+        html = build(book, path_output=args.path_output, smoke=args.smoke, only=args.only)
+    except (BookConfigError, pairing.PairingError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as err:
+        print(f"error: jupyter-book failed with exit code {err.returncode} (see above)", file=sys.stderr)
+        return 1
+    print(f"\nThe book is ready: {html / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
