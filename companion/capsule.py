@@ -27,6 +27,7 @@ from companion.checks import generator as _generator
 from companion.checks import positive_int as _positive_int
 from companion.checks import reduce as _reduce
 from companion.checks import reduction as _reduction
+from companion.progress import trange
 from companion.style import COLORS, figure
 
 METRICS = ("euclidean", "normalized_dot")
@@ -495,7 +496,11 @@ def routing_trace(u_hat: torch.Tensor, max_iters: int, variant: str = "su", K: f
 
 
 def plot_squash(c: float = 1.0, max_norm: float = 5.0):
-    """‖squash_c(s)‖ against ‖s‖, with the curves for c = 1 and c = 0.5 for reference.
+    """Line plot of the squashed length against the input length for the chosen constant c,
+    with grey reference curves for c = 1 and c = 0.5 and a dot where length √c maps to 1/2.
+
+    That is ‖squash_c(s)‖ against ‖s‖ for ‖s‖ from 0 to ``max_norm``; every curve stays
+    below the line at 1.
 
     Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
     """
@@ -517,9 +522,11 @@ def plot_squash(c: float = 1.0, max_norm: float = 5.0):
 
 def plot_soft_kmeans(K: float = 1.0, iters: int = 5, k: int = 3, metric: str = "euclidean",
                      seed: int = 0):
-    """Soft K-Means on four 2-D clusters: memberships, centre paths and Lloyd's answer.
+    """Scatter plot of four clusters of 2-D points, coloured by their most likely centre and
+    faded where that membership is unsure, with lines tracing the soft K-Means centres over the
+    iterations and black crosses at Lloyd's centres.
 
-    Points are coloured by their most likely centre, with opacity equal to that membership;
+    Soft K-Means: memberships, centre paths and Lloyd's answer. Points are coloured by their most likely centre, with opacity equal to that membership;
     lines trace each centre over the iterations from the same initial points (``k`` points of
     the data drawn with ``seed``); black crosses mark Lloyd's algorithm (hard assignments, 50
     iterations) from the same start. For the normalised inner product a centre is a *sum*, so it
@@ -589,9 +596,11 @@ def plot_more_members(sizes: Sequence[int] = (15, 45, 120), K: float = 2.0, iter
 
 
 def plot_routing(iters: int = 3, noise: float = 0.5, seed: int = 0, max_iters: int = 30):
-    """Routing as iterated clustering: Sabour's accumulated logits against Su's replaced ones.
+    """Two heat maps of the couplings of 24 input capsules to four output capsules, for
+    Sabour's and Su's routing, above line plots of the mean row entropy and of the step between
+    iterates against the number of iterations.
 
-    Top: the couplings ``c[i, j]`` of :func:`routing_toy`'s inputs (rows, sorted by true parent)
+    Routing as iterated clustering: Sabour's accumulated logits against Su's replaced ones. Top: the couplings ``c[i, j]`` of :func:`routing_toy`'s inputs (rows, sorted by true parent)
     after ``iters`` iterations, for both variants. Bottom: mean row entropy and the step
     ‖v^(r) − v^(r−1)‖ against the iteration count r, with the chosen ``iters`` marked.
 
@@ -706,14 +715,12 @@ def train_digit_net(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
 
     Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
     """
-    from tqdm.auto import trange
-
     epochs, batch_size = _positive_int(epochs, "epochs"), _positive_int(batch_size, "batch_size")
     g = _generator(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     history = []
     model.train()
-    for _ in trange(epochs, desc=f"training ({getattr(model, 'head', 'model')})", disable=not progress,
+    for _ in trange(epochs, desc=f"training ({getattr(model, 'head', 'model')})", show=progress,
                     leave=False):
         order, total = torch.randperm(len(images), generator=g), 0.0
         for batch in order.split(batch_size):

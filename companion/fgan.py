@@ -44,6 +44,7 @@ from torch import nn
 
 from companion.checks import float_tensor, real
 from companion.checks import positive_int as _positive_int
+from companion.progress import tqdm, trange
 from companion.style import COLORS, figure
 
 LOG2 = math.log(2.0)
@@ -753,8 +754,6 @@ def estimate_divergence(sample_p: Callable, sample_q: Callable, name: str, *, st
 
     Introduced in: f-GAN (kexue.fm/archives/6016).
     """
-    from tqdm.auto import trange
-
     get(name)
     steps, batch_size = _positive_int(steps, "steps"), _positive_int(batch_size, "batch_size")
     eval_every = _positive_int(eval_every, "eval_every")
@@ -765,7 +764,7 @@ def estimate_divergence(sample_p: Callable, sample_q: Callable, name: str, *, st
         critic = Critic(x_p_eval.shape[1], hidden)
     optimiser = torch.optim.Adam(critic.parameters(), lr=lr)
     history = {"step": [], "estimate": [], "train": []}
-    for step in trange(1, steps + 1, desc=f"critic ({name})", disable=not progress, leave=False):
+    for step in tqdm(range(1, steps + 1), desc=f"critic ({name})", show=progress, leave=False):
         bound = variational_bound(critic(sample_p(batch_size, g)), critic(sample_q(batch_size, g)), name)
         optimiser.zero_grad()
         (-bound).backward()
@@ -804,8 +803,6 @@ def train_fgan(sample_data: Callable, name: str, *, steps: int = 2000, batch_siz
 
     Introduced in: f-GAN (kexue.fm/archives/6016).
     """
-    from tqdm.auto import trange
-
     get(name)
     if generator not in GENERATOR_LOSSES:
         raise ValueError(f"unknown generator loss {generator!r}; known: {', '.join(GENERATOR_LOSSES)}")
@@ -819,7 +816,7 @@ def train_fgan(sample_data: Callable, name: str, *, steps: int = 2000, batch_siz
     opt_c = torch.optim.Adam(critic.parameters(), lr=lr_critic, betas=(0.5, 0.999))
     opt_g = torch.optim.Adam(model.parameters(), lr=lr_generator, betas=(0.5, 0.999))
     history = {"mu": [], "sigma": [], "bound": []}
-    for _ in trange(steps, desc=f"f-GAN ({name})", disable=not progress, leave=False):
+    for _ in trange(steps, desc=f"f-GAN ({name})", show=progress, leave=False):
         for _ in range(critic_steps):
             real = sample_data(batch_size, g)
             fake = model(torch.randn(batch_size, 1, generator=g)).detach()
@@ -885,11 +882,15 @@ def _color(i):
 
 
 def plot_conjugate(name: str = "kl", xi: float = 2.0):
-    r"""The tangent-line construction of :math:`f^*` for one registry entry.
+    r"""Three panels for the convex conjugate of one divergence's function f. Left: f with its
+    tangent line at the point ξ, which meets the vertical axis at minus the conjugate. Middle:
+    the conjugate f* with the point where its slope is ξ. Right: the Fenchel–Young gap against
+    u, zero at u = ξ.
 
-    Left: :math:`f` with its tangent at :math:`u = \xi`, of slope :math:`t = f'(\xi)`; the
-    tangent meets the axis :math:`u = 0` at :math:`-f^*(t)`. Middle: :math:`f^*` on its domain,
-    with the point :math:`t` (where its slope is :math:`\xi`). Right: the Fenchel–Young gap
+    The tangent-line construction of :math:`f^*` for one registry entry. Left: :math:`f` with
+    its tangent at :math:`u = \xi`, of slope :math:`t = f'(\xi)`; the tangent meets the axis
+    :math:`u = 0` at :math:`-f^*(t)`. Middle: :math:`f^*` on its domain, with the point
+    :math:`t` (where its slope is :math:`\xi`). Right: the Fenchel–Young gap
     :math:`f(u) + f^*(t) - tu \ge 0`, zero at :math:`u = \xi`.
 
     Introduced in: f-GAN (kexue.fm/archives/6016).
@@ -958,7 +959,12 @@ def _bound_on_grid(div, log_p, log_q, x, s):
 
 
 def plot_bound(mu_q: float = 1.0, sigma_q: float = 1.25, s: float = 0.75):
-    r"""The variational bound for :math:`P = \mathcal N(0, 1)` and
+    r"""Three panels for the variational bound between P = N(0, 1) and Q = N(μ_q, σ_q²), for
+    every divergence at once. Left: the two densities. Middle: each true divergence beside the
+    bound of the mixed critic, on a log scale. Right: bound over truth against the mixing weight
+    s, rising from 0 to 1.
+
+    The variational bound for :math:`P = \mathcal N(0, 1)` and
     :math:`Q = \mathcal N(\mu_q, \sigma_q^2)`, every registry entry at once, with the critic
     :math:`T_s = s\,T^* + (1 - s)\,f'(1)`: :math:`s = 1` is the optimal critic, :math:`s = 0` the
     constant critic whose bound is 0.

@@ -669,10 +669,14 @@ def loss_share(per_sample: torch.Tensor, mask: torch.Tensor) -> float:
 
 
 def plot_losses(m: float = 0.5, K: float = 1.0, gamma: float = 1.0, alpha=None):
-    r"""Slider demo: for a positive sample (y = 1) as a function of its logit x, the cross
-    entropy, the hard-truncated loss (threshold ``m``), the smoothed loss (steepness ``K``, same
-    ``m``) and focal loss (``gamma``, ``alpha``); their gradients dL/dx; and their weights on
-    the cross entropy. Negatives are the mirror image x -> -x (with 1 - alpha for alpha).
+    r"""Three line plots against the logit x of a positive sample: the cross entropy,
+    hard-truncated, smoothed and focal losses, their gradients, and their weights on the cross
+    entropy, with the region where hard truncation gives no gradient shaded.
+
+    For a positive sample (y = 1) as a function of its logit x: the cross entropy, the
+    hard-truncated loss (threshold ``m``), the smoothed loss (steepness ``K``, same ``m``) and
+    focal loss (``gamma``, ``alpha``); their gradients dL/dx; and their weights on the cross
+    entropy. Negatives are the mirror image x -> -x (with 1 - alpha for alpha).
 
     Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """
@@ -759,9 +763,13 @@ def imbalance_experiment(imbalance: float, *, seed: int = 0, n_pos: int = 50,
 
 
 def plot_imbalance(imbalance: float = 100, seed: int = 0, steps: int | None = None):
-    """Slider demo: the toy problem at ``imbalance`` negatives per positive, trained with each
-    loss of :func:`imbalance_losses`: the data and two decision boundaries, the positives' test
-    average precision, and the share of each loss carried by easy negatives.
+    """A scatter plot of the positives and hard negatives with the decision boundaries of the
+    cross-entropy and focal-loss networks, and two bar charts of each loss's test average
+    precision and of the share of its training loss carried by easy negatives.
+
+    The toy problem at ``imbalance`` negatives per positive, trained with each loss of
+    :func:`imbalance_losses`: the data and two decision boundaries, the positives' test average
+    precision, and the share of each loss carried by easy negatives.
 
     Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """

@@ -870,10 +870,12 @@ def _quartic_density(a, b, x):
 
 def plot_quartic_nce(a: float = 0.5, b: float = 0.25, nu: float = 1.0, noise: str = "gaussian",
                      width: float = 1.0, n: int | None = None, seed: int = 0):
-    r"""Slider demo: NCE on :math:`e^{-a x^2 - b x^4}`; fitted density and classifier.
+    r"""Two panels for noise contrastive estimation of the density exp(-a x² - b x⁴). Left: a
+    histogram of the data with the true density, the noise density and the NCE fit. Right: the
+    fitted classifier's probability that a point is data, against the Bayes-optimal one.
 
-    Left: a histogram of ``n`` data, the true density, the noise density and the NCE fit, with
-    :math:`\hat c` against :math:`\log Z` from quadrature. Right: the fitted classifier
+    The left panel shows ``n`` data and the fit :math:`e^{G - \hat c}`, and its title compares
+    :math:`\hat c` with :math:`\log Z` from quadrature; the right panel shows the fitted
     :math:`\sigma(h(x))` against the Bayes-optimal :math:`p_d/(p_d + \nu p_n)`.
     ``noise`` is ``"gaussian"`` (std ``width``) or ``"uniform"`` (on ``[-width, width]``).
 
@@ -918,8 +920,12 @@ def plot_quartic_nce(a: float = 0.5, b: float = 0.25, nu: float = 1.0, noise: st
 
 def plot_negative_sampling(k: int = 1, alpha: float = 1.0, steps: int | None = None,
                            n_pairs: int | None = None, seed: int = 0):
-    r"""Slider demo: skip-gram with ``k`` negatives from :math:`q \propto \mathrm{count}^\alpha`
-    on a synthetic corpus (30 words, full-rank vectors); learned scores against the closed form
+    r"""Two scatter plots of the skip-gram scores learned for the word pairs of a 30-word
+    synthetic corpus, one dot per pair. Left: against the closed-form optimum for the chosen
+    noise. Right: against the pointwise mutual information minus log k.
+
+    Skip-gram with ``k`` negatives from :math:`q \propto \mathrm{count}^\alpha` on a synthetic
+    corpus (30 words, full-rank vectors); learned scores against the closed form
     :func:`shifted_pmi` for this noise, and against :math:`\mathrm{PMI} - \log k`.
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).

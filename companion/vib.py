@@ -28,6 +28,7 @@ from companion.checks import choice as _choice
 from companion.checks import float_tensor, real
 from companion.checks import generator as _generator
 from companion.checks import positive_int as _positive_int
+from companion.progress import trange
 from companion.style import COLORS, figure
 
 REDUCTIONS = ("none", "sum", "mean")
@@ -376,8 +377,6 @@ def fit(model: VIBNet, inputs: torch.Tensor, targets: torch.Tensor | None = None
 
     Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
     """
-    from tqdm.auto import trange
-
     lam = _lam(lam)
     epochs, batch_size = _positive_int(epochs, "epochs"), _positive_int(batch_size, "batch_size")
     inputs = _tensor(inputs, "inputs")
@@ -389,7 +388,7 @@ def fit(model: VIBNet, inputs: torch.Tensor, targets: torch.Tensor | None = None
     optimiser = torch.optim.Adam(model.parameters(), lr=real(lr, "lr", positive=True))
     history = {"total": [], "task": [], "rate": []}
     model.train()
-    for _ in trange(epochs, desc=f"training (λ = {lam:g})", disable=not progress, leave=False):
+    for _ in trange(epochs, desc=f"training (λ = {lam:g})", show=progress, leave=False):
         sums = dict.fromkeys(history, 0.0)
         for batch in torch.randperm(len(inputs), generator=g, device=inputs.device).split(batch_size):
             output, mu, logvar = model(inputs[batch], generator=g)
@@ -557,7 +556,13 @@ def _normal_pdf(x: np.ndarray, mean: float = 0.0, var: float = 1.0) -> np.ndarra
 
 
 def plot_kl(mu: float = 1.0, logvar: float = 0.0, n_samples: int = 4000, seed: int = 0):
-    """KL(N(μ, e^logvar) ‖ N(0, 1)) in one dimension: the closed form against Monte Carlo.
+    """Two panels. Left: the prior density p = N(0, 1) as a dashed curve, the encoder's density q
+    = N(μ, e^logvar) as a solid curve, and the shaded integrand q log(q/p), whose signed area is
+    the KL. Right: the running Monte-Carlo estimate of the KL against the number of samples on a
+    log axis, inside a shaded ±3 standard-error band, settling on the closed form drawn as a
+    horizontal line.
+
+    KL(N(μ, e^logvar) ‖ N(0, 1)) in one dimension: the closed form against Monte Carlo.
 
     Left: both densities and the integrand q log(q/p), whose area is the KL. Right: the running
     Monte-Carlo estimate over ``n_samples`` draws with its ±3 standard-error band, and the closed
@@ -600,7 +605,12 @@ def plot_kl(mu: float = 1.0, logvar: float = 0.0, n_samples: int = 4000, seed: i
 
 
 def plot_linear_gaussian(w: float = 1.0, s: float = 0.5):
-    """The exact linear-Gaussian example: I(X; Z), the VIB bound and the gap against s.
+    """Two panels. Left: three curves against the encoder noise s on a log axis, the bound
+    (rate), the mutual information I(X; Z) and the dashed gap between them, with dots and a
+    vertical line at the chosen s. Right: the code's marginal density N(0, w² + s²) against the
+    dashed prior N(0, 1).
+
+    The exact linear-Gaussian example: I(X; Z), the VIB bound and the gap against s.
 
     Left: the three closed forms of :func:`linear_gaussian` against the noise ``s`` at gain
     ``w``, with the chosen ``s`` marked (the gap vanishes where w² + s² = 1). Right: the marginal
@@ -632,7 +642,13 @@ def plot_linear_gaussian(w: float = 1.0, s: float = 0.5):
 
 
 def plot_interpolation(d: int = 64, n_pairs: int = 1000, seed: int = 0):
-    """Linear against spherical paths between independent N(0, I_d) codes.
+    """Two panels. Left: the length of the code divided by √d along the linear and the spherical
+    path between pairs of random codes, as median curves with shaded 5-95% bands, over a grey
+    band of typical lengths and a dotted theory curve; the linear path sags in the middle. Right:
+    histograms of the midpoints' components for both paths against the dashed standard normal
+    density.
+
+    Linear against spherical paths between independent N(0, I_d) codes.
 
     Left: the norm ‖z_α‖/√d along both paths (median and 5-95% band over ``n_pairs`` pairs),
     with the band of typical norms of N(0, I_d). Right: the components of the midpoints (α = 1/2)
@@ -675,7 +691,11 @@ def plot_interpolation(d: int = 64, n_pairs: int = 1000, seed: int = 0):
 
 def plot_priors(prior: str = "normal", path: str = "linear", alpha: float = 0.5, n: int = 20_000,
                 seed: int = 0):
-    """Where a path between two draws of a prior lands: uniform against normal priors.
+    """Two panels. Left: a scatter of points combined from two draws of the prior, in the plane,
+    with the uniform prior's square box or, for the normal prior, dotted circles of radius 1, 2
+    and 3. Right: the histogram of the points' first component against the prior's own density.
+
+    Where a path between two draws of a prior lands: uniform against normal priors.
 
     ``n`` pairs are drawn from the prior (uniform on [-√3, √3], unit variance, or the standard
     normal) and combined with the ``linear`` or ``spherical`` weights at ``alpha``. Left: a 2-D

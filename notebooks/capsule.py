@@ -30,10 +30,12 @@
 # :::
 #
 # **Article.** Su Jianlin,
-# [再来一顿贺岁宴:从K-Means到Capsule](https://kexue.fm/archives/5112) (kexue.fm, 2018-02-12),
-# with its predecessor [揭开迷雾,来一顿美味的Capsule盛宴](https://kexue.fm/archives/4819), which
-# ran the two-digit experiment, and its sequel on EM routing,
-# [三味Capsule:矩阵Capsule与EM路由](https://kexue.fm/archives/5155). Su reads a capsule layer as
+# [再来一顿贺岁宴:从K-Means到Capsule](https://kexue.fm/archives/5112)
+# ("Another New Year feast: from K-Means to Capsule"; kexue.fm, 2018-02-12), with its
+# predecessor [揭开迷雾,来一顿美味的Capsule盛宴](https://kexue.fm/archives/4819)
+# ("Lifting the fog: a delicious Capsule feast"), which ran the two-digit experiment, and its
+# sequel on EM routing, [三味Capsule:矩阵Capsule与EM路由](https://kexue.fm/archives/5155)
+# ("A third taste of Capsule: matrix capsules and EM routing"). Su reads a capsule layer as
 # a clustering of the lower layer's feature vectors *within one sample*, derives routing from
 # K-Means, and simplifies it. This chapter follows that derivation, checks each step, and repeats
 # the experiment at laptop scale.
@@ -45,18 +47,18 @@ import os
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 import companion
 from companion import capsule as cap
 from companion import data
+from companion.progress import tqdm
 from companion.style import COLORS, figure
 from companion.widgets import Choice, LogRange, Range, demo
 
 SEED = 0
-N_SEEDS = companion.budget(full=5, smoke=1)        # training runs per model in the experiment
+N_SEEDS = companion.budget(full=5, smoke=1)       # training runs per model
 EPOCHS = companion.budget(full=30, smoke=3)
-N_TRAIN = companion.budget(full=1400, smoke=300)   # of scikit-learn's 1,797 digits
+N_TRAIN = companion.budget(full=1400, smoke=300)  # of sklearn's 1,797 digits
 torch.manual_seed(SEED)
 print(f"{N_SEEDS} seed(s) x {EPOCHS} epochs on {N_TRAIN} training digits")
 
@@ -79,22 +81,26 @@ print(f"{N_SEEDS} seed(s) x {EPOCHS} epochs on {N_TRAIN} training digits")
 # increasing, sends $0$ to $0$, and gives exactly $1/2$ at $r = \sqrt c$:
 
 # %%
-s = torch.randn(1000, 16, dtype=torch.float64) * torch.logspace(-3, 3, 1000, dtype=torch.float64)[:, None]
+scales = torch.logspace(-3, 3, 1000, dtype=torch.float64)[:, None]
+s = torch.randn(1000, 16, dtype=torch.float64) * scales
 for c in (1.0, 0.5):
     out = cap.squash(s, c=c)
     r = s.norm(dim=-1)
     assert torch.allclose(out.norm(dim=-1), r**2 / (c + r**2), rtol=1e-12)
-    assert torch.allclose(F.cosine_similarity(out, s, dim=-1), torch.ones(1000, dtype=s.dtype))
+    cosine = F.cosine_similarity(out, s, dim=-1)
+    assert torch.allclose(cosine, torch.ones(1000, dtype=s.dtype))
     assert (out.norm(dim=-1) < 1).all()
-    half = cap.squash(torch.tensor([[math.sqrt(c), 0.0]]), c=c).norm().item()
-    print(f"c = {c}: direction kept, length r^2/(c + r^2) < 1; a vector of length sqrt(c) maps to {half:.6f}")
+    root_c = torch.tensor([[math.sqrt(c), 0.0]])
+    half = cap.squash(root_c, c=c).norm().item()
+    print(f"c = {c}: direction kept, length r^2/(c + r^2) < 1;")
+    print(f"   a vector of length sqrt(c) maps to {half:.6f}")
 print("squash(0) =", cap.squash(torch.zeros(1, 3)).tolist())
 
 # %% [markdown]
 # Move the constant and watch where a short vector lands: a smaller $c$ lets weak features
 # through with a longer output.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The squash $s \\mapsto \\frac{\\|s\\|^2}{c + \\|s\\|^2} \\frac{s}{\\|s\\|}$ for several constants $c$: output length against input length.", "name": "fig-capsule-squash"}} tags=["hide-input"]
 demo(cap.plot_squash, c=LogRange(0.125, 2.0, num=5, value=1.0, label="c"))
 
 # %% [markdown]
@@ -124,12 +130,14 @@ demo(cap.plot_squash, c=LogRange(0.125, 2.0, num=5, value=1.0, label="c"))
 
 # %%
 lam = torch.tensor([0.3, 1.7, 1.2, -0.4], dtype=torch.float64)
-print(f"{'K':>8} {'(1/K) logsumexp(K lambda)':>27} {'gap to max':>12} {'bound log(k)/K':>15}")
+print(f"{'K':>8} {'(1/K) logsumexp(K lambda)':>27} "
+      f"{'gap to max':>12} {'bound log(k)/K':>15}")
 for K in (1, 10, 100, 1000):
     soft = torch.logsumexp(K * lam, 0).item() / K
     gap = soft - lam.max().item()
-    assert 0 <= gap <= math.log(len(lam)) / K
-    print(f"{K:8d} {soft:27.6f} {gap:12.2e} {math.log(len(lam)) / K:15.2e}")
+    bound = math.log(len(lam)) / K
+    assert 0 <= gap <= bound
+    print(f"{K:8d} {soft:27.6f} {gap:12.2e} {bound:15.2e}")
 
 # %% [markdown]
 # The smoothed loss is
@@ -168,7 +176,8 @@ loss = -torch.logsumexp(-K * d, dim=1).sum() / K
 (grad,) = torch.autograd.grad(loss, v)
 c = torch.softmax(-K * d, dim=1).detach()
 by_hand = (c[:, :, None] * 2 * (v.detach()[None] - u[:, None])).sum(0)
-print("largest difference between autograd and eq. (eq-soft-grad):", (grad - by_hand).abs().max().item())
+print("autograd vs eq. (eq-soft-grad), largest difference:",
+      (grad - by_hand).abs().max().item())
 
 # %% [markdown]
 # ### Squared distance: weighted means, and Lloyd's algorithm in the limit
@@ -201,22 +210,26 @@ for K in (1e3, 1e6, math.inf):
     print(f"K = {K:g}: one soft step vs one Lloyd step, largest difference "
           f"{(ours - lloyd_step(x, start)).abs().max().item():.1e}")
 ours, _ = cap.soft_kmeans(x, start, K=math.inf, iters=20, metric="euclidean")
-km = KMeans(4, init=start.numpy(), n_init=1, max_iter=20, tol=0, algorithm="lloyd").fit(x.numpy())
+km = KMeans(4, init=start.numpy(), n_init=1, max_iter=20, tol=0,
+            algorithm="lloyd").fit(x.numpy())
 print("20 hard steps vs scikit-learn KMeans, largest difference:",
       np.abs(ours.numpy() - km.cluster_centers_).max())
 
 # %% [markdown]
-# The slider demo runs the alternation on four clusters. Colours show each point's most likely
+# The slider demo ({numref}`fig-capsule-soft-kmeans`) runs the alternation on four clusters. Colours show each point's most likely
 # centre and opacity how sure the membership is; lines trace the centres; crosses mark Lloyd's
 # answer from the same start. Small $K$ blurs the memberships and pulls the centres together
 # (at $K \to 0$ every centre is the overall mean); large $K$ reproduces Lloyd. Switch the metric
 # to see the next section's clustering.
 
-# %% tags=["hide-input"]
-demo(cap.plot_soft_kmeans, K=LogRange(0.1, 100, num=7, value=1.0, label="K (sharpness)"),
+# %% mystnb={"figure": {"caption": "Soft K-Means on four clusters of 2-D points: colour shows each point's most likely centre and opacity how sure that membership is, lines trace the centres over the iterations, and black crosses mark Lloyd's answer from the same start. Small $K$ pulls the centres together; large $K$ reproduces Lloyd.", "name": "fig-capsule-soft-kmeans"}} tags=["hide-input"]
+demo(cap.plot_soft_kmeans,
+     K=LogRange(0.1, 100, num=7, value=1.0, label="K (sharpness)"),
      iters=Range(1, 20, step=1, value=5, label="iterations"),
      k=Range(2, 5, step=1, value=4, label="centres k"),
-     metric=Choice(["euclidean", "normalized_dot"], value="euclidean", label="metric"))
+     metric=Choice(["euclidean", "normalized_dot"], value="euclidean",
+                   label="metric"),
+     max_frames=54)
 
 # %% [markdown]
 # ### Normalised inner product: centres that are sums
@@ -247,22 +260,24 @@ demo(cap.plot_soft_kmeans, K=LogRange(0.1, 100, num=7, value=1.0, label="K (shar
 # %%
 for metric in ("euclidean", "normalized_dot"):
     previous, _ = cap.soft_kmeans(x, start, K=0.8, iters=2, metric=metric)
-    centre, c = cap.soft_kmeans(x, start, K=0.8, iters=3, metric=metric)   # c: from `previous`
+    # c: the memberships computed from `previous`
+    centre, c = cap.soft_kmeans(x, start, K=0.8, iters=3, metric=metric)
     centre = centre.detach().requires_grad_()
     if metric == "euclidean":
         dist = torch.cdist(x, centre) ** 2
     else:
         dist = -x @ (centre / centre.norm(dim=-1, keepdim=True)).T
     (g,) = torch.autograd.grad((c * dist).sum(), centre)
-    print(f"{metric:15s} gradient of the frozen-weight objective at the update: {g.abs().max().item():.1e}")
+    print(f"{metric:15s} frozen-weight objective, gradient at the update: "
+          f"{g.abs().max().item():.1e}")
 
 # %% [markdown]
 # Three clusters of 15, 45 and 120 points at the same distance from the origin show the
 # difference: Euclidean centres are all about as long as the radius, normalised-dot centres are
 # proportional to their cluster's size, and after the squash the biggest cluster is the most
-# salient.
+# salient ({numref}`fig-capsule-more-members`).
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Centre lengths for three clusters of 15, 45 and 120 points at the same distance from the origin. Euclidean centres (left) are means and stay about as long as the radius; normalised-inner-product centres (right) are sums and grow with their cluster's size.", "name": "fig-capsule-more-members"}, "image": {"alt": "Two bar charts of centre length for clusters of 15, 45 and 120 points. On the left, for the Euclidean metric, the three bars are about equally tall. On the right, for the normalised inner product, the bars grow in proportion to the cluster size, each labelled with its length per point."}} tags=["hide-input"]
 cap.plot_more_members()
 
 # %%
@@ -272,7 +287,8 @@ init = torch.stack([xs[labels == j].mean(0) for j in range(3)])
 means, _ = cap.soft_kmeans(xs, init, K=2.0, iters=20, metric="euclidean")
 sums, _ = cap.soft_kmeans(xs, init, K=2.0, iters=20, metric="normalized_dot")
 for n, a, b in zip(sizes, means.norm(dim=-1), sums.norm(dim=-1)):
-    print(f"{n:4d} points: |mean centre| = {a:5.2f}   |sum centre| = {b:6.1f}   |sum| / size = {b / n:4.2f}")
+    print(f"{n:4d} points: |mean centre| = {a:5.2f}, "
+          f"|sum centre| = {b:6.1f}, |sum| / size = {b / n:4.2f}")
 
 # %% [markdown]
 # ## Dynamic routing, derived
@@ -290,8 +306,10 @@ for n, a, b in zip(sizes, means.norm(dim=-1), sums.norm(dim=-1)):
 #
 # $$
 # \begin{aligned}
-# &b_{ij} \leftarrow 0; \quad \text{repeat } r \text{ times:}\quad c_{ij} \leftarrow \operatorname{softmax}_j(b_{ij}),\quad
-# s_j \leftarrow \sum_i c_{ij}\, \hat u_{j|i},\quad b_{ij} \leftarrow \Big\langle \hat u_{j|i}, \frac{s_j}{\|s_j\|} \Big\rangle; \\
+# &b_{ij} \leftarrow 0; \quad \text{repeat } r \text{ times:} \\
+# &\qquad c_{ij} \leftarrow \operatorname{softmax}_j(b_{ij}),\quad
+# s_j \leftarrow \sum_i c_{ij}\, \hat u_{j|i}, \\
+# &\qquad b_{ij} \leftarrow \Big\langle \hat u_{j|i}, \frac{s_j}{\|s_j\|} \Big\rangle; \\
 # &v_j = \operatorname{squash}(s_j) \text{ from the last } s_j .
 # \end{aligned}
 # $$ (eq-su-routing)
@@ -306,7 +324,10 @@ for n, a, b in zip(sizes, means.norm(dim=-1), sums.norm(dim=-1)):
 
 # %%
 def route_one_sample(u_hat, iters):
-    """u_hat[i, j] is input i's prediction for output j; returns (outputs, couplings)."""
+    """Route one sample: u_hat[i, j] is input i's prediction for output j.
+
+    Returns (outputs, couplings).
+    """
     b = torch.zeros(u_hat.shape[:2], dtype=u_hat.dtype)
     for r in range(iters):
         c = torch.softmax(b, dim=1)
@@ -315,17 +336,24 @@ def route_one_sample(u_hat, iters):
     return cap.squash(s), c
 
 
-u_hat, parents = cap.routing_toy(seed=SEED)      # [1, 24 inputs, 4 outputs, 8 dims]
+# u_hat: [1, 24 inputs, 4 outputs, 8 dims]
+u_hat, parents = cap.routing_toy(seed=SEED)
 for iters in (1, 3, 10):
     v_loop, c_loop = route_one_sample(u_hat[0], iters)
     v_lib, c_lib = cap.dynamic_routing(u_hat, iters, variant="su")
-    assert torch.allclose(v_loop, v_lib[0]) and torch.allclose(c_loop, c_lib[0])
-print("the teaching loop and cap.dynamic_routing agree for 1, 3 and 10 iterations")
+    assert torch.allclose(v_loop, v_lib[0])
+    assert torch.allclose(c_loop, c_lib[0])
+print("the teaching loop and cap.dynamic_routing agree "
+      "for 1, 3 and 10 iterations")
 v1, c1 = cap.dynamic_routing(u_hat, 1)
-print("first pass: couplings all equal 1/4:", torch.allclose(c1, torch.full_like(c1, 0.25)))
+print("first pass: couplings all equal 1/4:",
+      torch.allclose(c1, torch.full_like(c1, 0.25)))
 for K in (0.5, 4.0):
-    same = torch.allclose(cap.dynamic_routing(u_hat, 5, K=K)[1], cap.dynamic_routing(K * u_hat, 5)[1])
-    print(f"sharpness K = {K} gives the same couplings as predictions scaled by K: {same}")
+    _, sharp = cap.dynamic_routing(u_hat, 5, K=K)
+    _, scaled = cap.dynamic_routing(K * u_hat, 5)
+    same = torch.allclose(sharp, scaled)
+    print(f"sharpness K = {K} gives the same couplings "
+          f"as predictions scaled by K: {same}")
 
 # %% [markdown]
 # ### Replacing the logits, or accumulating them
@@ -339,23 +367,27 @@ for K in (0.5, 4.0):
 # clustering, so more iterations can only bring it closer to its fixed point. Su reports that
 # switching to {eq}`eq-su-routing` raised his two-digit accuracy from about 91% to over 95%.
 #
-# In the demo, 24 input capsules each agree with one of four parents (rows sorted by parent).
+# In the demo ({numref}`fig-capsule-routing`), 24 input capsules each agree with one of four parents (rows sorted by parent).
 # Slide the number of iterations: Sabour's couplings turn one-hot, their entropy falling to zero;
 # Su's reach a fixed point and stay soft, with the step between iterates shrinking geometrically
 # (call `cap.plot_routing(iters, noise=1.0)` to make the groups disagree more).
 
-# %% tags=["hide-input"]
-demo(cap.plot_routing, iters=Range(1, 30, step=1, value=3, label="iterations r"), dpi=72)
+# %% mystnb={"figure": {"caption": "Couplings of 24 input capsules (columns, sorted by true parent) to four output capsules after $r$ iterations, for Sabour's accumulated logits and Su's replaced logits, with the mean row entropy and the step between iterates against $r$ below. Sabour's couplings turn one-hot as $r$ grows; Su's settle at a soft fixed point.", "name": "fig-capsule-routing"}} tags=["hide-input"]
+demo(cap.plot_routing,
+     iters=Range(1, 30, step=1, value=3, label="iterations r"), dpi=72)
 
 # %%
 sabour = cap.routing_trace(u_hat, 40, "sabour")
 su = cap.routing_trace(u_hat, 40, "su")
-print(f"after 40 iterations: Sabour's mean largest coupling {sabour['max_coupling'][-1]:.4f}, "
+print("after 40 iterations:")
+print(f"  Sabour's mean largest coupling {sabour['max_coupling'][-1]:.4f}, "
       f"entropy {sabour['entropy'][-1]:.1e} nats")
-print(f"                     Su's mean largest coupling {su['max_coupling'][-1]:.4f}, "
-      f"entropy {su['entropy'][-1]:.3f} nats, last step {su['step'][-1]:.1e}")
+print(f"  Su's mean largest coupling {su['max_coupling'][-1]:.4f}, "
+      f"entropy {su['entropy'][-1]:.3f} nats, "
+      f"last step {su['step'][-1]:.1e}")
 hits = (su["couplings"][-1, 0].argmax(-1) == parents).double().mean()
-print(f"Su's fixed point sends {hits:.0%} of the inputs mostly to their true parent")
+print(f"Su's fixed point sends {hits:.0%} of the inputs "
+      "mostly to their true parent")
 
 # %% [markdown]
 # ## The experiment: train on one digit, test on two
@@ -373,7 +405,10 @@ print(f"Su's fixed point sends {hits:.0%} of the inputs mostly to their true par
 # lengths are the scores. Both are trained with the margin loss
 #
 # $$
-# \ell = \sum_j T_j \max(0,\, 0.9 - p_j)^2 + \lambda\,(1 - T_j)\max(0,\, p_j - 0.1)^2, \qquad \lambda = 0.25 ,
+# \begin{aligned}
+# \ell &= \sum_j T_j \max(0,\, 0.9 - p_j)^2 \\
+# &\quad {} + \lambda \sum_j (1 - T_j)\max(0,\, p_j - 0.1)^2, \qquad \lambda = 0.25 ,
+# \end{aligned}
 # $$ (eq-margin)
 #
 # where $T_j$ marks the true class. Su used MNIST, 28×28 pixels; we use scikit-learn's 1,797
@@ -388,14 +423,16 @@ if mnist_dir:
 else:
     images, labels = data.load_digits()
 train, test = data.split_indices(len(images), N_TRAIN, seed=SEED)
-pairs, pair_labels = cap.two_digit_images(images[test], labels[test], seed=SEED)
-print(f"{len(train)} training digits, {len(test)} test digits, {len(pairs)} two-digit test images "
+pairs, pair_labels = cap.two_digit_images(images[test], labels[test],
+                                          seed=SEED)
+print(f"{len(train)} training digits, {len(test)} test digits")
+print(f"{len(pairs)} two-digit test images "
       f"of shape {tuple(pairs.shape[1:])}")
 for name, head in (("pooling", "pool"), ("capsules", "capsule")):
     n = sum(p.numel() for p in cap.DigitNet(head).parameters())
     print(f"{name:9s} network: {n:,} parameters")
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Six of the two-digit test images: two test digits with different labels side by side, titled with their labels. The networks are trained on single digits only and never see such an image.", "name": "fig-capsule-pairs"}, "image": {"alt": "A row of six small grey-scale images, each showing two different handwritten digits side by side, with the two digits named in its title."}} tags=["hide-input"]
 fig, axes = figure(1, 6, width=8.4, height=1.2)
 for ax, image, (a, b) in zip(axes, pairs, pair_labels):
     ax.imshow(image, cmap="gray_r")
@@ -408,7 +445,8 @@ fig
 # routing, and one with Su's (three routing iterations in both).
 
 # %%
-models = {"pooling": ("pool", "su"), "capsules, Sabour routing": ("capsule", "sabour"),
+models = {"pooling": ("pool", "su"),
+          "capsules, Sabour routing": ("capsule", "sabour"),
           "capsules, Su routing": ("capsule", "su")}
 results = {name: [] for name in models}
 examples = {}
@@ -416,16 +454,22 @@ for seed in tqdm(range(N_SEEDS), desc="seeds"):
     for name, (head, variant) in models.items():
         torch.manual_seed(seed)
         net = cap.DigitNet(head, variant=variant)
-        cap.train_digit_net(net, images[train], labels[train], epochs=EPOCHS, seed=seed)
-        single = (cap.predict(net, images[test]).argmax(1) == labels[test]).double().mean().item()
+        cap.train_digit_net(net, images[train], labels[train],
+                            epochs=EPOCHS, seed=seed)
+        guesses = cap.predict(net, images[test]).argmax(1)
+        single = (guesses == labels[test]).double().mean().item()
         pair_scores = cap.predict(net, pairs)
-        results[name].append({"single": single, **cap.pair_accuracy(pair_scores, pair_labels)})
+        accuracy = cap.pair_accuracy(pair_scores, pair_labels)
+        results[name].append({"single": single, **accuracy})
         examples.setdefault(name, pair_scores)
 
-print(f"{'model':26s} {'single digit':>13s} {'pair = top 2':>13s} {'... and both > 0.5':>19s}")
+print(f"{'model':26s} {'single digit':>13s} {'pair = top 2':>13s} "
+      f"{'... and both > 0.5':>19s}")
 for name, runs in results.items():
-    cells = [np.array([run[key] for run in runs]) for key in ("single", "top2", "top2_confident")]
-    print(f"{name:26s} " + " ".join(f"{100 * a.mean():8.1f} ± {100 * a.std():3.1f}" for a in cells))
+    keys = ("single", "top2", "top2_confident")
+    cells = [np.array([run[key] for run in runs]) for key in keys]
+    shown = [f"{100 * a.mean():8.1f} ± {100 * a.std():3.1f}" for a in cells]
+    print(f"{name:26s} " + " ".join(shown))
 
 # %% [markdown]
 # Su's MNIST numbers, for comparison (from his articles, not rerun here): both networks reach
@@ -442,15 +486,17 @@ for name, runs in results.items():
 # digit looks like: the scores of both digits drop, and often below those of a third class. The
 # capsule head *adds* agreeing evidence, as {eq}`eq-sum-centre` said it would: a class capsule is
 # the sum of the positions that vote for it, so two digits make two long capsules and the rest
-# stay short. Here are the scores of one seed's networks on a few pairs:
+# stay short. {numref}`fig-capsule-scores` shows the scores of one seed's networks on a few
+# pairs:
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Class scores of one seed's three networks (rows) on four two-digit test images (columns), with the two true digits' bars highlighted and a dotted line at 0.5. Look for whether both highlighted bars are the tallest and above the line.", "name": "fig-capsule-scores"}, "image": {"alt": "A grid of twelve bar charts, three rows for the pooling network, capsules with Sabour routing and capsules with Su routing, and four columns for the image pairs. Each chart has ten bars, one score between 0 and 1 per class; the bars of the two true digits are drawn in a second colour, and a dotted line marks 0.5."}} tags=["hide-input"]
 fig, axes = figure(3, 4, width=8.4, height=4.6, sharey=True)
 for col in range(4):
     a, b = pair_labels[col].tolist()
     for row, (name, scores) in enumerate(examples.items()):
         ax = axes[row, col]
-        bar_colors = [COLORS[1] if j in (a, b) else COLORS[0] for j in range(10)]
+        bar_colors = [COLORS[1] if j in (a, b) else COLORS[0]
+                      for j in range(10)]
         ax.bar(range(10), scores[col], color=bar_colors)
         ax.axhline(0.5, color="gray", lw=0.8, ls=":")
         ax.set(xticks=range(10), ylim=(0, 1))
@@ -484,6 +530,27 @@ fig
 # - Trained only on single digits, a capsule head names both digits of a two-digit image far more
 #   often than a pooling head, and Su's routing does better than Sabour's.
 #
+# ## References
+#
+# - Su Jianlin (2018). [再来一顿贺岁宴:从K-Means到Capsule](https://kexue.fm/archives/5112)
+#   ("Another New Year feast: from K-Means to Capsule"). *kexue.fm*, 2018-02-12.
+# - Su Jianlin (2018). [揭开迷雾,来一顿美味的Capsule盛宴](https://kexue.fm/archives/4819)
+#   ("Lifting the fog: a delicious Capsule feast"). *kexue.fm*.
+# - Su Jianlin (2018). [三味Capsule:矩阵Capsule与EM路由](https://kexue.fm/archives/5155)
+#   ("A third taste of Capsule: matrix capsules and EM routing"). *kexue.fm*.
+# - Sara Sabour, Nicholas Frosst and Geoffrey E. Hinton (2017). Dynamic Routing Between
+#   Capsules. *Advances in Neural Information Processing Systems 30 (NeurIPS 2017)*.
+#   [arXiv:1710.09829](https://arxiv.org/abs/1710.09829).
+# - Geoffrey E. Hinton, Sara Sabour and Nicholas Frosst (2018). Matrix Capsules with EM
+#   Routing. *International Conference on Learning Representations (ICLR 2018)*.
+#   [OpenReview](https://openreview.net/forum?id=HJWLfGWRb).
+# - Stuart P. Lloyd (1982). Least Squares Quantization in PCM. *IEEE Transactions on
+#   Information Theory* 28(2), 129–137.
+#   [doi:10.1109/TIT.1982.1056489](https://doi.org/10.1109/TIT.1982.1056489).
+# - Fabian Pedregosa et al. (2011). Scikit-learn: Machine Learning in Python. *Journal of
+#   Machine Learning Research* 12, 2825–2830.
+#   [jmlr.org](https://jmlr.org/papers/v12/pedregosa11a.html).
+#
 # ## Exercises
 #
 # 1. Show that with $K \to 0$ every Euclidean soft K-Means centre moves to the mean of all points
@@ -511,7 +578,8 @@ fig
 # ```python
 # torch.manual_seed(0)
 # net = cap.DigitNet("capsule", routings=1)
-# cap.train_digit_net(net, images[train], labels[train], epochs=EPOCHS, seed=0)
+# cap.train_digit_net(net, images[train], labels[train],
+#                     epochs=EPOCHS, seed=0)
 # print(cap.pair_accuracy(cap.predict(net, pairs), pair_labels))
 # ```
 #

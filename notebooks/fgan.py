@@ -29,7 +29,8 @@
 # :::
 #
 # **Article.** Su Jianlin,
-# [f-GAN简介:GAN模型的生产车间](https://kexue.fm/archives/6016) (kexue.fm, 2018-09-29), on the
+# [f-GAN简介:GAN模型的生产车间](https://kexue.fm/archives/6016)
+# ("An introduction to f-GAN: the production workshop of GAN models"; kexue.fm, 2018-09-29), on the
 # f-GAN of Nowozin, Cseke and Tomioka (NIPS 2016). Su calls f-GAN a "production workshop" for GANs:
 # pick a convex $f$, and a recipe turns it into a generator–critic game. He derives the recipe
 # from tangent lines (the "local variational method") rather than from convex duality, tabulates
@@ -40,24 +41,28 @@
 
 # %%
 import math
+import textwrap
 
 import numpy as np
 import torch
 from scipy import integrate
-from tqdm.auto import tqdm
 
 import companion
 from companion import fgan
+from companion.progress import tqdm
 from companion.style import COLORS, figure
 from companion.widgets import Choice, LogRange, Range, demo
 
 SEED = 0
 torch.manual_seed(SEED)
-# Every network and tensor here is small: extra threads would only add synchronisation.
+# Every network and tensor here is small: extra threads would only add
+# synchronisation.
 torch.set_num_threads(1)
-STEPS_ESTIMATE = companion.budget(full=1500, smoke=60)   # critic training steps per divergence
-STEPS_GAN = companion.budget(full=2000, smoke=60)        # f-GAN steps per divergence
-print(f"{STEPS_ESTIMATE} critic steps per estimate, {STEPS_GAN} f-GAN steps per divergence")
+# training steps per divergence: of the critic alone, and of the f-GAN
+STEPS_ESTIMATE = companion.budget(full=1500, smoke=60)
+STEPS_GAN = companion.budget(full=2000, smoke=60)
+print(f"{STEPS_ESTIMATE} critic steps per estimate, "
+      f"{STEPS_GAN} f-GAN steps per divergence")
 
 # %% [markdown]
 # ## f-divergences
@@ -93,8 +98,8 @@ print(f"{STEPS_ESTIMATE} critic steps per estimate, {STEPS_GAN} f-GAN steps per 
 # | `neyman_chi2` (Su: "Pearson") | $\int \frac{(q-p)^2}{p}$ | $\frac{(1-u)^2}{u}$ |
 # | `squared_hellinger` | $\int(\sqrt p-\sqrt q)^2$ | $(\sqrt u-1)^2$ |
 # | `jeffrey` | $\int(p-q)\log\frac pq$ | $(u-1)\log u$ |
-# | `jensen_shannon` | $\frac12\int p\log\frac{2p}{p+q}+q\log\frac{2q}{p+q}$ | $\frac u2\log u-\frac{u+1}2\log\frac{u+1}2$ |
-# | `gan` | $\int p\log\frac{p}{p+q}+q\log\frac{q}{p+q}+\log 4$ | $u\log u-(u+1)\log(u+1)+\log 4$ |
+# | `jensen_shannon` | $\frac12\int p\log\frac{2p}{p+q}$ $+\,q\log\frac{2q}{p+q}$ | $\frac u2\log u$ $-\,\frac{u+1}2\log\frac{u+1}2$ |
+# | `gan` | $\int p\log\frac{p}{p+q}$ $+\,q\log\frac{q}{p+q}+\log 4$ | $u\log u$ $-\,(u+1)\log(u+1)$ $+\,\log 4$ |
 #
 # Three warnings about names. **The $\chi^2$ names are swapped between sources.** Under
 # {eq}`eq-fdiv`, $f = (u-1)^2$ gives $\int (p-q)^2/q$, usually called Pearson's $\chi^2$, and
@@ -112,35 +117,39 @@ print(f"{STEPS_ESTIMATE} critic steps per estimate, {STEPS_GAN} f-GAN steps per 
 
 # %%
 gen = torch.Generator().manual_seed(SEED)
-p_vals = torch.rand(1000, generator=gen, dtype=torch.float64) * 3
-q_vals = torch.rand(1000, generator=gen, dtype=torch.float64) * 3
+# density values p and q at 1000 arbitrary points
+p = torch.rand(1000, generator=gen, dtype=torch.float64) * 3
+q = torch.rand(1000, generator=gen, dtype=torch.float64) * 3
 written = {  # the table's integrands, typed in again by hand
-    "total_variation": 0.5 * (p_vals - q_vals).abs(),
-    "kl": p_vals * (p_vals / q_vals).log(),
-    "reverse_kl": q_vals * (q_vals / p_vals).log(),
-    "pearson_chi2": (p_vals - q_vals) ** 2 / q_vals,
-    "neyman_chi2": (q_vals - p_vals) ** 2 / p_vals,
-    "squared_hellinger": (p_vals.sqrt() - q_vals.sqrt()) ** 2,
-    "jeffrey": (p_vals - q_vals) * (p_vals / q_vals).log(),
-    "jensen_shannon": 0.5 * (p_vals * (2 * p_vals / (p_vals + q_vals)).log()
-                             + q_vals * (2 * q_vals / (p_vals + q_vals)).log()),
-    "gan": p_vals * (p_vals / (p_vals + q_vals)).log() + q_vals * (q_vals / (p_vals + q_vals)).log()
-           + q_vals * math.log(4),
+    "total_variation": 0.5 * (p - q).abs(),
+    "kl": p * (p / q).log(),
+    "reverse_kl": q * (q / p).log(),
+    "pearson_chi2": (p - q) ** 2 / q,
+    "neyman_chi2": (q - p) ** 2 / p,
+    "squared_hellinger": (p.sqrt() - q.sqrt()) ** 2,
+    "jeffrey": (p - q) * (p / q).log(),
+    "jensen_shannon": 0.5 * (p * (2 * p / (p + q)).log()
+                             + q * (2 * q / (p + q)).log()),
+    "gan": (p * (p / (p + q)).log() + q * (q / (p + q)).log()
+            + q * math.log(4)),
 }
 # ten random pairs of discrete distributions on 8 points
-P = torch.distributions.Dirichlet(torch.ones(8, dtype=torch.float64)).sample((10,))
-Q = torch.distributions.Dirichlet(torch.ones(8, dtype=torch.float64)).sample((10,))
-lines = [f"{'row':18s} {'f(1)':>6s} {'q f(p/q) vs formula':>20s} {'min D_f(P||Q)':>14s} {'max D_f(P||P)':>14s}"]
+flat = torch.distributions.Dirichlet(torch.ones(8, dtype=torch.float64))
+P, Q = flat.sample((10,)), flat.sample((10,))
+lines = [f"{'row':18s} {'f(1)':>6s} {'q f(p/q) vs formula':>20s} "
+         f"{'min D_f(P||Q)':>14s} {'max D_f(P||P)':>14s}"]
 for name, div in fgan.DIVERGENCES.items():
     # relative difference (absolute for values below 1)
-    mismatch = ((q_vals * div.f(p_vals / q_vals) - written[name]).abs()
+    mismatch = ((q * div.f(p / q) - written[name]).abs()
                 / written[name].abs().clamp_min(1)).max().item()
     d_pq = (Q * div.f(P / Q)).sum(-1)
     d_pp = (P * div.f(P / P)).sum(-1)
     assert mismatch < 1e-12 and (d_pq > 0).all() and d_pp.abs().max() < 1e-15
-    lines.append(f"{name:18s} {div.f(torch.ones(1)).item():6.1f} {mismatch:20.1e} "
+    f_1 = div.f(torch.ones(1)).item()
+    lines.append(f"{name:18s} {f_1:6.1f} {mismatch:20.1e} "
                  f"{d_pq.min().item():14.4f} {d_pp.abs().max().item():14.1e}")
-print("\n".join(lines))  # one print per cell: the output does not depend on timing
+# one print per cell: the output does not depend on timing
+print("\n".join(lines))
 
 # %% [markdown]
 # ## A convex function is the envelope of its tangents
@@ -149,8 +158,10 @@ print("\n".join(lines))  # one print per cell: the output does not depend on tim
 # lines and touches each one at its point of contact $\xi$,
 #
 # $$
-# f(u) \;\ge\; f(\xi) + f'(\xi)(u - \xi) \quad\text{for all } u, \xi,
-# \qquad\text{so}\qquad f(u) = \max_{\xi}\big\{f(\xi) + f'(\xi)(u - \xi)\big\} .
+# \begin{aligned}
+# f(u) &\;\ge\; f(\xi) + f'(\xi)(u - \xi) \quad\text{for all } u, \xi,\qquad\text{so}\\
+# f(u) &= \max_{\xi}\big\{f(\xi) + f'(\xi)(u - \xi)\big\} .
+# \end{aligned}
 # $$ (eq-tangents)
 #
 # Describe a tangent by its slope $t = f'(\xi)$ instead of its contact point (for strictly convex
@@ -181,24 +192,29 @@ print("\n".join(lines))  # one print per cell: the output does not depend on tim
 # %%
 kl = fgan.get("kl")
 u = torch.linspace(0.01, 6, 600, dtype=torch.float64)
-xi = torch.logspace(-3, 1.5, 400, dtype=torch.float64)          # contact points
+xi = torch.logspace(-3, 1.5, 400, dtype=torch.float64)   # contact points
 slopes = kl.f_prime(xi)
-envelope = (slopes[None, :] * u[:, None] - kl.conjugate(slopes)[None, :]).max(dim=1).values
-gap = kl.f(u)[:, None] + kl.conjugate(slopes)[None, :] - u[:, None] * slopes[None, :]
-print(f"max |f(u) - max over 400 tangents| on [0.01, 6]: {(kl.f(u) - envelope).abs().max().item():.1e}\n"
-      f"smallest Fenchel-Young gap over 600 x 400 pairs (u, t): {gap.min().item():.1e}")
+u_col, t_row = u[:, None], slopes[None, :]   # u down the rows, t across
+envelope = (t_row * u_col - kl.conjugate(t_row)).max(dim=1).values
+gap = kl.f(u_col) + kl.conjugate(t_row) - u_col * t_row
+error = (kl.f(u) - envelope).abs().max().item()
+print(f"max |f(u) - max over 400 tangents| on [0.01, 6]: {error:.1e}\n"
+      f"smallest Fenchel-Young gap over 600 x 400 pairs (u, t): "
+      f"{gap.min().item():.1e}")
 
 # %% [markdown]
-# The demo draws the construction for every row. Left: $f$ and its tangent at $\xi$, which meets
+# {numref}`fig-fgan-conjugate` draws the construction for every row. Left: $f$ and its tangent at $\xi$, which meets
 # the vertical axis at $-f^*(t)$. Middle: the conjugate, with the point $t = f'(\xi)$; its slope
 # there is $\xi$ (differentiate $f^*(t) = \xi t - f(\xi)$ along the tangent points). Right: the
 # Fenchel–Young gap as a function of $u$, zero at $u = \xi$. Total variation is the odd one out:
 # its $f$ has only two slopes, $\pm\frac12$, so its conjugate is finite only on
 # $[-\frac12, \frac12]$ and its gap vanishes on a whole half-line.
 
-# %% tags=["hide-input"]
-demo(fgan.plot_conjugate, name=Choice(list(fgan.NAMES), value="kl", label="f"),
-     xi=LogRange(0.25, 4.0, num=5, value=1.0, label="tangent point ξ"), dpi=72)
+# %% mystnb={"figure": {"caption": "The tangent-line construction of the conjugate for each row: $f$ with its tangent at $\\xi$ (left), the conjugate $f^*$ with the point $t = f'(\\xi)$ (middle), and the Fenchel\u2013Young gap, zero at $u = \\xi$ (right).", "name": "fig-fgan-conjugate"}} tags=["hide-input"]
+demo(fgan.plot_conjugate,
+     name=Choice(list(fgan.NAMES), value="kl", label="f"),
+     xi=LogRange(0.25, 4.0, num=5, value=1.0, label="tangent point ξ"),
+     dpi=72)
 
 # %% [markdown]
 # ### The conjugates, checked
@@ -214,8 +230,8 @@ demo(fgan.plot_conjugate, name=Choice(list(fgan.NAMES), value="kl", label="f"),
 # | `pearson_chi2` | $\frac{t^2}{4}+t$ | $t \ge -2$ | $e^{v}-2$ |
 # | `neyman_chi2` | $2-2\sqrt{1-t}$ | $t \le 1$ | $1-e^{v}$ |
 # | `squared_hellinger` | $\frac{t}{1-t}$ | $t < 1$ | $1-e^{v}$ |
-# | `jeffrey` | $W(e^{1-t})+\frac{1}{W(e^{1-t})}+t-2$ | $\mathbb R$ | $v$ |
-# | `jensen_shannon` | $-\frac12\log(2-e^{2t})$ | $t < \frac12\log 2$ | $\frac12\log 2-\frac12\log(1+e^{-v})$ |
+# | `jeffrey` | $W(e^{1-t})+\frac{1}{W(e^{1-t})}$ $+\,t-2$ | $\mathbb R$ | $v$ |
+# | `jensen_shannon` | $-\frac12\log(2-e^{2t})$ | $t < \frac12\log 2$ | $\frac12\log 2$ $-\,\frac12\log(1+e^{-v})$ |
 # | `gan` | $-\log(1-e^{t})-\log 4$ | $t < 0$ | $-\log(1+e^{-v})$ |
 #
 # ($W$ is the Lambert W function; the package evaluates the Jeffrey row as
@@ -231,27 +247,36 @@ demo(fgan.plot_conjugate, name=Choice(list(fgan.NAMES), value="kl", label="f"),
 
 # %%
 def numerical_conjugate(div, t, grid=np.logspace(-6, 4, 4001)):
-    """sup over u >= 0 of t*u - f(u): a grid, then golden-section search in log u."""
+    """sup over u >= 0 of t*u - f(u): a grid, then golden section in log u."""
     values = t * grid - div.f(torch.tensor(grid)).numpy()
     i = int(np.argmax(values))
-    a, b = math.log(grid[max(i - 1, 0)]), math.log(grid[min(i + 1, len(grid) - 1)])
-    g = lambda s: t * math.exp(s) - div.f(torch.tensor(math.exp(s), dtype=torch.float64)).item()
-    for _ in range(80):  # golden section: the bracket shrinks by 0.618 per step
+    a = math.log(grid[max(i - 1, 0)])
+    b = math.log(grid[min(i + 1, len(grid) - 1)])
+    f_at = lambda u: div.f(torch.tensor(u, dtype=torch.float64)).item()
+    g = lambda s: t * math.exp(s) - f_at(math.exp(s))
+    # golden section: the bracket shrinks by 0.618 per step
+    for _ in range(80):
         c, d = b - 0.618034 * (b - a), a + 0.618034 * (b - a)
         a, b = (a, d) if g(c) > g(d) else (c, b)
-    at_zero = -div.f(torch.zeros(1, dtype=torch.float64)).item()   # u = 0 when f(0) is finite
+    at_zero = -f_at(0.0)              # u = 0, when f(0) is finite
     return max(g(0.5 * (a + b)), values[i], at_zero)
 
 
-lines = [f"{'row':18s} {'slopes t checked':>22s} {'max |f*(t) - sup_u|':>20s}"]
+lines = [f"{'row':18s} {'slopes t checked':>22s} "
+         f"{'max |f*(t) - sup_u|':>20s}"]
 for name, div in fgan.DIVERGENCES.items():
     if name == "total_variation":
         ts = torch.linspace(-0.5, 0.5, 41, dtype=torch.float64)
-    else:  # slopes of f at u in [0.05, 20], so that the supremum is attained inside the grid
-        ts = div.f_prime(torch.logspace(math.log10(0.05), math.log10(20), 41, dtype=torch.float64))
-    error = max(abs(div.conjugate(t).item() - numerical_conjugate(div, t.item())) for t in ts)
+    else:
+        # slopes of f at u in [0.05, 20]: the supremum is inside the grid
+        us = torch.logspace(math.log10(0.05), math.log10(20), 41,
+                            dtype=torch.float64)
+        ts = div.f_prime(us)
+    error = max(abs(div.conjugate(t).item()
+                    - numerical_conjugate(div, t.item())) for t in ts)
     assert error < 1e-10
-    lines.append(f"{name:18s} [{ts.min().item():8.3f}, {ts.max().item():7.3f}] {error:20.1e}")
+    lines.append(f"{name:18s} [{ts.min().item():8.3f}, "
+                 f"{ts.max().item():7.3f}] {error:20.1e}")
 print("\n".join(lines))
 
 # %% [markdown]
@@ -265,8 +290,10 @@ print("\n".join(lines))
 # the chosen slopes into a function $T(x)$:
 #
 # $$
-# \mathcal D_f(P\,\|\,Q) = \int q \max_{t}\Big\{t\,\frac pq - f^*(t)\Big\}\,dx
-# = \max_{T}\;\Big(\mathbb E_{x\sim P}\big[T(x)\big] - \mathbb E_{x\sim Q}\big[f^*(T(x))\big]\Big) .
+# \begin{aligned}
+# \mathcal D_f(P\,\|\,Q) &= \int q \max_{t}\Big\{t\,\frac pq - f^*(t)\Big\}\,dx\\
+# &= \max_{T}\;\Big(\mathbb E_{x\sim P}\big[T(x)\big] - \mathbb E_{x\sim Q}\big[f^*(T(x))\big]\Big) .
+# \end{aligned}
 # $$ (eq-bound)
 #
 # The right side needs no densities at all, only samples of $P$ and $Q$ and a **critic**
@@ -289,14 +316,20 @@ print("\n".join(lines))
 
 # %%
 def bound_by_quadrature(name, mu_q, sigma_q, s):
-    """E_P[T_s] - E_Q[f*(T_s)] for P = N(0, 1), Q = N(mu_q, sigma_q^2), by scipy quadrature."""
+    """E_P[T_s] - E_Q[f*(T_s)] by scipy quadrature.
+
+    P = N(0, 1) and Q = N(mu_q, sigma_q^2).
+    """
     div = fgan.get(name)
     c = div.f_prime(torch.ones((), dtype=torch.float64))
 
     def integrand(x):
         x = torch.tensor(x, dtype=torch.float64)
-        lp, lq = fgan.normal_log_prob(x, 0.0, 1.0), fgan.normal_log_prob(x, mu_q, sigma_q)
-        if s == 1:   # through the raw optimum: T* itself may round onto an open end of dom f*
+        lp = fgan.normal_log_prob(x, 0.0, 1.0)
+        lq = fgan.normal_log_prob(x, mu_q, sigma_q)
+        if s == 1:
+            # through the raw optimum: T* itself may round onto an open end
+            # of dom f*
             v = div.optimal_critic(lp - lq, raw=True)
             t, conj = div.activation(v), div.conjugate_of_activation(v)
         else:
@@ -308,13 +341,17 @@ def bound_by_quadrature(name, mu_q, sigma_q, s):
     return integrate.quad(integrand, lo, hi, points=[0.0, mu_q], limit=400)[0]
 
 
-lines = [f"{'row':18s} {'truth':>10s} {'bound at T*':>12s} {'bound at T_0.8':>15s}"]
+lines = [f"{'row':18s} {'truth':>10s} {'bound at T*':>12s} "
+         f"{'bound at T_0.8':>15s}"]
 for name in fgan.NAMES:
     truth = fgan.gaussian_divergence(name, 0.0, 1.0, 1.0, 1.5)
     if math.isinf(truth):
-        lines.append(f"{name:18s} {'inf':>10s}   (infinite: q^2/p grows in the tails, since sigma_q^2 > 2 sigma_p^2)")
+        lines.append(f"{name:18s} {'inf':>10s}   "
+                     "(infinite: q^2/p grows in the tails,")
+        lines.append(f"{'':33s}since sigma_q^2 > 2 sigma_p^2)")
         continue
-    tight, loose = bound_by_quadrature(name, 1.0, 1.5, 1.0), bound_by_quadrature(name, 1.0, 1.5, 0.8)
+    tight = bound_by_quadrature(name, 1.0, 1.5, 1.0)
+    loose = bound_by_quadrature(name, 1.0, 1.5, 0.8)
     assert abs(tight - truth) < 1e-6 * max(1, truth) and loose < truth
     lines.append(f"{name:18s} {truth:10.6f} {tight:12.6f} {loose:15.6f}")
 print("\n".join(lines))
@@ -329,23 +366,28 @@ print("\n".join(lines))
 # pair of Gaussians is equivalent to one with $P$ standard:
 
 # %%
-lines = []
+lines = [f"{'row':18s} {'N(0,1) vs N(1,1.5^2)':>20s}   "
+         f"{'N(3,2^2) vs N(5,3^2)':>20s}"]
 for name in ("kl", "squared_hellinger", "jensen_shannon"):
     a = fgan.gaussian_divergence(name, 0.0, 1.0, 1.0, 1.5)
-    b = fgan.gaussian_divergence(name, 3.0, 2.0, 5.0, 3.0)        # x -> 2x + 3 applied to both
-    lines.append(f"{name:18s} N(0,1) vs N(1,1.5^2): {a:.10f}   N(3,2^2) vs N(5,3^2): {b:.10f}")
+    # the same pair after x -> 2x + 3
+    b = fgan.gaussian_divergence(name, 3.0, 2.0, 5.0, 3.0)
+    lines.append(f"{name:18s} {a:20.10f}   {b:20.10f}")
 print("\n".join(lines))
 
 # %% [markdown]
-# The explorer below shows the bound for every row at once. Move $Q$'s mean and width and the
+# The explorer in {numref}`fig-fgan-bound` shows the bound for every row at once. Move $Q$'s mean and width and the
 # mixing weight $s$: the bars compare each divergence with the bound of $T_s$; the curves show
 # bound/truth against $s$. Each curve starts at 0 (constant critic), stays below 1 and reaches 1
 # only at $s = 1$. It is also concave, because $f^*$ is convex and $T_s$ is linear in $s$.
 
-# %% tags=["hide-input"]
-demo(fgan.plot_bound, mu_q=Range(0.5, 1.5, step=0.5, value=1.0, label="mean of Q"),
+# %% mystnb={"figure": {"caption": "The variational bound of the critic $T_s$ for $P = \\mathcal N(0, 1)$ and a Gaussian $Q$, every row at once: the densities (left), each divergence against its bound (middle), and bound/truth against $s$ (right), which reaches 1 only at $s = 1$.", "name": "fig-fgan-bound"}} tags=["hide-input"]
+demo(fgan.plot_bound,
+     mu_q=Range(0.5, 1.5, step=0.5, value=1.0, label="mean of Q"),
      sigma_q=Choice([0.8, 1.0, 1.25], value=1.25, label="std of Q"),
-     s=Choice([0.25, 0.5, 0.75, 1.0], value=0.75, label="s (1 = optimal critic)"), dpi=72)
+     s=Choice([0.25, 0.5, 0.75, 1.0], value=0.75,
+              label="s (1 = optimal critic)"),
+     dpi=72)
 
 # %% [markdown]
 # ## The critic's output activation
@@ -367,15 +409,19 @@ demo(fgan.plot_bound, mu_q=Range(0.5, 1.5, step=0.5, value=1.0, label="mean of Q
 # activated ones are expected (`raw=False`) is a common bug, and it is refused:
 
 # %%
-lines = [f"{'row':18s} {'a([-30, 30]) inside dom f*':>27s} {'f*(a(v)) vs fused, |v| <= 15':>30s}"]
+lines = [f"{'row':18s} {'a([-30, 30]) inside dom f*':>27s} "
+         f"{'f*(a(v)) vs fused, |v| <= 15':>30s}"]
 v = torch.linspace(-30, 30, 6001, dtype=torch.float64)
 for name, div in fgan.DIVERGENCES.items():
     t = div.activation(v)
     inside = bool(div.contains(t).all())
     middle = v.abs() <= 15
     fused = div.conjugate_of_activation(v)[middle]
-    # relative difference (absolute below 1): composing loses digits where a(v) nears an end
-    fused_error = ((div.conjugate(t)[middle] - fused).abs() / fused.abs().clamp_min(1)).max().item()
+    composed = div.conjugate(t)[middle]
+    # relative difference (absolute below 1): composing loses digits where
+    # a(v) nears an end of the domain
+    fused_error = ((composed - fused).abs()
+                   / fused.abs().clamp_min(1)).max().item()
     assert inside and fused_error < 1e-8
     lines.append(f"{name:18s} {str(inside):>27s} {fused_error:30.1e}")
 
@@ -383,7 +429,7 @@ raw_outputs = torch.tensor([0.3, -1.2, 2.0])
 try:
     fgan.variational_bound(raw_outputs, raw_outputs, "reverse_kl", raw=False)
 except ValueError as error:
-    lines.append(f"\nValueError: {error}")
+    lines.append("\n" + textwrap.fill(f"ValueError: {error}", width=79))
 print("\n".join(lines))
 
 # %% [markdown]
@@ -411,17 +457,20 @@ def sample_q(n, g):
 
 estimates = {}
 for name in tqdm(fgan.NAMES, desc="divergences"):
-    estimates[name] = fgan.estimate_divergence(sample_p, sample_q, name, steps=STEPS_ESTIMATE,
-                                               eval_every=min(50, STEPS_ESTIMATE), seed=SEED)
-lines = [f"{'row':18s} {'truth':>8s} {'estimate':>9s} {'rel. error':>11s} {'spread of last 5':>17s}"]
+    estimates[name] = fgan.estimate_divergence(
+        sample_p, sample_q, name, steps=STEPS_ESTIMATE,
+        eval_every=min(50, STEPS_ESTIMATE), seed=SEED)
+lines = [f"{'row':18s} {'truth':>8s} {'estimate':>9s} {'rel. error':>11s} "
+         f"{'spread of last 5':>17s}"]
 for name, run in estimates.items():
     truth = fgan.gaussian_divergence(name, 0.0, 1.0, MU_Q, SIGMA_Q)
     last = run["estimate"][-5:]
-    lines.append(f"{name:18s} {truth:8.4f} {last[-1]:9.4f} {(last[-1] - truth) / truth:+11.1%} "
+    rel_error = (last[-1] - truth) / truth
+    lines.append(f"{name:18s} {truth:8.4f} {last[-1]:9.4f} {rel_error:+11.1%} "
                  f"{max(last) - min(last):17.4f}")
 print("\n".join(lines))
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Neural estimates of the nine divergences between $P = \\mathcal N(0, 1)$ and $Q = \\mathcal N(1, 1.1^2)$: the held-out bound of the trained critic during training (line) against the true divergence (dashed).", "name": "fig-fgan-estimates"}, "image": {"alt": "Nine small line plots, one per divergence, of the held-out bound against the training step, each with the true divergence as a dashed horizontal line. For most rows the line reaches the dashed truth within the first few hundred steps and stays on it or just below; the Neyman chi-squared line stays clearly below its truth and jumps around."}} tags=["hide-input"]
 fig, axes = figure(3, 3, width=9.0, height=6.4, sharex=True)
 for ax, (name, run) in zip(axes.flat, estimates.items()):
     truth = fgan.gaussian_divergence(name, 0.0, 1.0, MU_Q, SIGMA_Q)
@@ -431,11 +480,12 @@ for ax, (name, run) in zip(axes.flat, estimates.items()):
     ax.set_ylim(min(0.5 * truth, min(run["estimate"])), 1.2 * truth)
 for ax in axes[-1]:
     ax.set_xlabel("training step")
-fig.suptitle("held-out bound of the trained critic (line) against the true divergence (dashed)")
+fig.suptitle("held-out bound of the trained critic (line) "
+             "against the true divergence (dashed)")
 fig
 
 # %% [markdown]
-# Most rows are within a few percent of the truth after the first few hundred steps and then
+# In {numref}`fig-fgan-estimates`, most rows are within a few percent of the truth after the first few hundred steps and then
 # fluctuate with the noise of the held-out average (in the full run every row but Neyman
 # $\chi^2$ ends within 3% of the truth, Neyman $\chi^2$ about 15% low). Which rows are hard? The
 # estimator is an average of $T$ under $P$ and of $f^*(T)$ under $Q$, so its noise depends on how
@@ -444,20 +494,27 @@ fig
 # to the divergence.
 
 # %%
+def optimal_raw_critic(x, name):
+    """v* at x for P = N(0, 1) and Q = N(MU_Q, SIGMA_Q^2)."""
+    log_p = fgan.normal_log_prob(x, 0.0, 1.0)
+    log_q = fgan.normal_log_prob(x, MU_Q, SIGMA_Q)
+    return fgan.optimal_critic(log_p, log_q, name, raw=True)
+
+
 g = torch.Generator().manual_seed(SEED)
 n = 200_000
 x_p = torch.randn(n, generator=g, dtype=torch.float64)
 x_q = MU_Q + SIGMA_Q * torch.randn(n, generator=g, dtype=torch.float64)
 noise = {}
 for name, div in fgan.DIVERGENCES.items():
-    def v_star(x):
-        return fgan.optimal_critic(fgan.normal_log_prob(x, 0.0, 1.0),
-                                   fgan.normal_log_prob(x, MU_Q, SIGMA_Q), name, raw=True)
-    t_p, conj_q = div.activation(v_star(x_p)), div.conjugate_of_activation(v_star(x_q))
+    t_p = div.activation(optimal_raw_critic(x_p, name))
+    conj_q = div.conjugate_of_activation(optimal_raw_critic(x_q, name))
     truth = fgan.gaussian_divergence(name, 0.0, 1.0, MU_Q, SIGMA_Q)
     noise[name] = math.sqrt(t_p.var().item() + conj_q.var().item()) / truth
-print("\n".join([f"{'row':18s} {'sd of one sample / divergence':>30s}"]
-                + [f"{name:18s} {noise[name]:30.2f}" for name in sorted(noise, key=noise.get)]))
+lines = [f"{'row':18s} {'sd of one sample / divergence':>30s}"]
+for name in sorted(noise, key=noise.get):
+    lines.append(f"{name:18s} {noise[name]:30.2f}")
+print("\n".join(lines))
 
 # %% [markdown]
 # The bounded rows (total variation, Jensen–Shannon, GAN, Hellinger) have the quietest
@@ -492,43 +549,55 @@ print("\n".join([f"{'row':18s} {'sd of one sample / divergence':>30s}"]
 
 # %%
 g = torch.Generator().manual_seed(SEED)
-v_p, v_q = torch.randn(1000, generator=g, dtype=torch.float64), torch.randn(800, generator=g, dtype=torch.float64)
+v_p = torch.randn(1000, generator=g, dtype=torch.float64)
+v_q = torch.randn(800, generator=g, dtype=torch.float64)
 D_p, D_q = torch.sigmoid(v_p), torch.sigmoid(v_q)
-gan_objective = 0.5 * (D_p.log().mean() + (1 - D_q).log().mean()) + math.log(2)
+gan_objective = (0.5 * (D_p.log().mean() + (1 - D_q).log().mean())
+                 + math.log(2))
 hellinger = 2 - v_p.exp().mean() - (-v_q).exp().mean()
 x = torch.linspace(-3, 3, 7, dtype=torch.float64)
 lp, lq = fgan.normal_log_prob(x, 0.0, 1.0), fgan.normal_log_prob(x, 1.0, 1.5)
-d_star = torch.sigmoid(fgan.optimal_critic(lp, lq, "jensen_shannon", raw=True))
+d_star = torch.sigmoid(
+    fgan.optimal_critic(lp, lq, "jensen_shannon", raw=True))
 v_star = fgan.optimal_critic(lp, lq, "squared_hellinger", raw=True)
 checks = {
     "JS bound - (GAN objective / 2 + log 2)":
         fgan.variational_bound(v_p, v_q, "jensen_shannon") - gan_objective,
     "Hellinger bound - (2 - E_P e^v - E_Q e^-v)":
         fgan.variational_bound(v_p, v_q, "squared_hellinger") - hellinger,
-    "max |D* - p/(p+q)| for Jensen-Shannon": (d_star - lp.exp() / (lp.exp() + lq.exp())).abs().max(),
-    "max |v* - log(q/p)/2| for Hellinger": (v_star - 0.5 * (lq - lp)).abs().max(),
+    "max |D* - p/(p+q)| for Jensen-Shannon":
+        (d_star - lp.exp() / (lp.exp() + lq.exp())).abs().max(),
+    "max |v* - log(q/p)/2| for Hellinger":
+        (v_star - 0.5 * (lq - lp)).abs().max(),
 }
 assert all(abs(value.item()) < 1e-14 for value in checks.values())
-print("\n".join(f"{label:44s} {value.item():9.1e}" for label, value in checks.items()))
+print("\n".join(f"{label:44s} {value.item():9.1e}"
+                for label, value in checks.items()))
 
 # %%
-# The KL row with the roles swapped, at its optimum, estimates the reverse KL. (Q = N(1, 1.2^2)
-# here: for Q = N(1, 1.5^2), E_P[e^{v*-1}] = E_P[q/p] has infinite variance.)
+# The KL row with the roles swapped, at its optimum, estimates the reverse
+# KL. (Q = N(1, 1.2^2) here: for Q = N(1, 1.5^2), E_P[e^{v*-1}] = E_P[q/p]
+# has infinite variance.)
 n = 1_000_000
 xs_p = torch.randn(n, generator=g, dtype=torch.float64)
 xs_q = 1 + 1.2 * torch.randn(n, generator=g, dtype=torch.float64)
 
 
-def kl_critic_q_first(x):  # optimal raw critic for KL(Q || P): 1 + log(q/p)
-    return fgan.optimal_critic(fgan.normal_log_prob(x, 1.0, 1.2), fgan.normal_log_prob(x, 0.0, 1.0),
-                               "kl", raw=True)
+def kl_critic_q_first(x):
+    """The optimal raw critic for KL(Q || P): 1 + log(q/p)."""
+    log_q = fgan.normal_log_prob(x, 1.0, 1.2)
+    log_p = fgan.normal_log_prob(x, 0.0, 1.0)
+    return fgan.optimal_critic(log_q, log_p, "kl", raw=True)
 
 
 v_q_first, v_p_second = kl_critic_q_first(xs_q), kl_critic_q_first(xs_p)
 swapped = fgan.variational_bound(v_q_first, v_p_second, "kl").item()
-error = math.sqrt((v_q_first.var() + torch.exp(v_p_second - 1).var()).item() / n)
-print(f"KL bound with roles swapped: {swapped:.4f} ± {error:.4f} (one standard error); "
-      f"reverse KL(P||Q) = {fgan.gaussian_divergence('reverse_kl', 0.0, 1.0, 1.0, 1.2):.4f}")
+spread = v_q_first.var() + torch.exp(v_p_second - 1).var()
+error = math.sqrt(spread.item() / n)
+reverse = fgan.gaussian_divergence("reverse_kl", 0.0, 1.0, 1.0, 1.2)
+print(f"KL bound with roles swapped: {swapped:.4f} ± {error:.4f} "
+      f"(one standard error)")
+print(f"reverse KL(P||Q) = {reverse:.4f}")
 
 # %% [markdown]
 # ## What the choice of f does: mode covering and mode seeking
@@ -564,19 +633,25 @@ ROWS = ("kl", "reverse_kl", "jensen_shannon", "squared_hellinger")
 STARTS = [(0.0, 1.0), (-2.0, 0.5), (2.0, 0.5), (0.8, 2.0)]
 
 direct = {}
-lines = [f"{'row':18s} local minima found from {len(STARTS)} starts: (mu, sigma) -> divergence"]
+lines = [f"{'row':18s} local minima found from {len(STARTS)} starts: "
+         "(mu, sigma) -> divergence"]
 for name in ROWS:
-    fits = [fgan.fit_gaussian_by_quadrature(log_target, grid, name, init=start) for start in STARTS]
-    minima = {(round(f["mu"], 3), round(f["sigma"], 3)): f["divergence"] for f in fits}
-    direct[name] = {"from (0, 1)": fits[0], "global": min(fits, key=lambda f: f["divergence"])}
-    lines.append(f"{name:18s} " + ", ".join(f"({m:.3f}, {s:.3f}) -> {d:.4f}"
-                                             for (m, s), d in sorted(minima.items())))
+    fits = [fgan.fit_gaussian_by_quadrature(log_target, grid, name, init=start)
+            for start in STARTS]
+    minima = {(round(f["mu"], 3), round(f["sigma"], 3)): f["divergence"]
+              for f in fits}
+    direct[name] = {"from (0, 1)": fits[0],
+                    "global": min(fits, key=lambda f: f["divergence"])}
+    found = ", ".join(f"({m:.3f}, {s:.3f}) -> {d:.4f}"
+                      for (m, s), d in sorted(minima.items()))
+    lines.append(f"{name:18s} {found}")
 
 best = direct["kl"]["global"]
-lines.append(f"\nKL optimum vs moment matching: mu {best['mu']:.6f} vs 0.8, sigma {best['sigma']:.6f} "
-             f"vs {math.sqrt(0.49 + 4 - 0.64):.6f}")
-check = fgan.divergence_quad(lambda x: fgan.mixture_log_prob(x, W, M, S),
-                             lambda x: fgan.normal_log_prob(x, best["mu"], best["sigma"]), "kl")
+lines.append(f"\nKL optimum vs moment matching: mu {best['mu']:.6f} vs 0.8, "
+             f"sigma {best['sigma']:.6f} vs {math.sqrt(0.49 + 4 - 0.64):.6f}")
+check = fgan.divergence_quad(
+    lambda x: fgan.mixture_log_prob(x, W, M, S),
+    lambda x: fgan.normal_log_prob(x, best["mu"], best["sigma"]), "kl")
 lines.append(f"grid error at the KL optimum: {best['divergence'] - check:.1e} "
              f"(scipy.integrate.quad: {check:.8f})")
 print("\n".join(lines))
@@ -597,44 +672,52 @@ def sample_target(n, g):
 gans = {name: fgan.train_fgan(sample_target, name, steps=STEPS_GAN, seed=SEED)
         for name in tqdm(ROWS, desc="f-GANs")}
 tail = max(1, STEPS_GAN // 5)
-lines = [f"{'row':18s} {'f-GAN mu':>9s} {'sigma':>7s} {'direct mu':>10s} {'sigma':>7s} "
-         f"{'D at f-GAN':>11s} {'D direct':>9s}"]
+lines = [f"{'row':18s} {'f-GAN mu':>9s} {'sigma':>7s} {'direct mu':>10s} "
+         f"{'sigma':>7s} {'D at f-GAN':>11s} {'D direct':>9s}"]
 for name, run in gans.items():
     mu, sigma = np.mean(run["mu"][-tail:]), np.mean(run["sigma"][-tail:])
     ref = direct[name]["from (0, 1)"]
-    d_gan = fgan.divergence_on_grid(log_target, fgan.normal_log_prob(grid, mu, sigma), grid, name).item()
-    lines.append(f"{name:18s} {mu:9.3f} {sigma:7.3f} {ref['mu']:10.3f} {ref['sigma']:7.3f} "
-                 f"{d_gan:11.4f} {ref['divergence']:9.4f}")
+    log_q = fgan.normal_log_prob(grid, mu, sigma)
+    d_gan = fgan.divergence_on_grid(log_target, log_q, grid, name).item()
+    lines.append(f"{name:18s} {mu:9.3f} {sigma:7.3f} {ref['mu']:10.3f} "
+                 f"{ref['sigma']:7.3f} {d_gan:11.4f} {ref['divergence']:9.4f}")
 print("\n".join(lines))
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The best single Gaussian for the two-mode target $P$ under four divergences: found by direct minimisation (dashed) and by the f-GAN (solid). KL, Jensen\u2013Shannon and Hellinger cover both modes; reverse KL settles on the heavier one.", "name": "fig-fgan-modes"}, "image": {"alt": "Four panels, for KL, reverse KL, Jensen\u2013Shannon and squared Hellinger, each showing the two-mode target density in grey with a small mode at -2 and a taller one at 2, the Gaussian found by direct minimisation as a dashed line and the Gaussian learned by the f-GAN as a solid line, the two almost on top of each other. For KL, Jensen\u2013Shannon and Hellinger the Gaussian is wide and spans both modes; for reverse KL it is narrow and sits on the taller mode at 2."}} tags=["hide-input"]
 fig, axes = figure(2, 2, width=8.4, height=5.2, sharex=True, sharey=True)
 for ax, name in zip(axes.flat, ROWS):
     run, ref = gans[name], direct[name]["from (0, 1)"]
     mu, sigma = np.mean(run["mu"][-tail:]), np.mean(run["sigma"][-tail:])
-    ax.fill_between(grid, log_target.exp(), color="lightgray", label="target $P$")
-    ax.plot(grid, fgan.normal_log_prob(grid, ref["mu"], ref["sigma"]).exp(), "--", color="black",
-            lw=1.2, label="direct minimum")
-    ax.plot(grid, fgan.normal_log_prob(grid, mu, sigma).exp(), color=COLORS[1], label="f-GAN")
-    ax.set(xlim=(-5, 6), title=f"{name.replace('_', ' ')}: $\\mu$ = {mu:.2f}, $\\sigma$ = {sigma:.2f}")
+    ax.fill_between(grid, log_target.exp(), color="lightgray",
+                    label="target $P$")
+    ax.plot(grid, fgan.normal_log_prob(grid, ref["mu"], ref["sigma"]).exp(),
+            "--", color="black", lw=1.2, label="direct minimum")
+    ax.plot(grid, fgan.normal_log_prob(grid, mu, sigma).exp(),
+            color=COLORS[1], label="f-GAN")
+    title = (f"{name.replace('_', ' ')}: "
+             f"$\\mu$ = {mu:.2f}, $\\sigma$ = {sigma:.2f}")
+    ax.set(xlim=(-5, 6), title=title)
 axes[0, 0].legend(fontsize=8)
 fig
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The f-GAN generators' mean $\\mu$ (left) and width $\\sigma$ (right) during training, one line per divergence, all started from $\\mu = 0$, $\\sigma = 1$.", "name": "fig-fgan-trajectories"}, "image": {"alt": "Two line plots against the training step, one line per divergence: the generator's mean on the left and its width on the right. The KL, Jensen\u2013Shannon and Hellinger runs rise quickly and then fluctuate around a mean a little below 1 and a width near 2. The reverse-KL run first follows them, then partway through training its mean jumps to about 2 while its width drops to about 0.7, where it stays."}} tags=["hide-input"]
 fig, (ax_mu, ax_sigma) = figure(1, 2, width=8.4, height=3.0)
 for i, name in enumerate(ROWS):
-    ax_mu.plot(gans[name]["mu"], color=COLORS[i], lw=1, label=name.replace("_", " "))
+    ax_mu.plot(gans[name]["mu"], color=COLORS[i], lw=1,
+               label=name.replace("_", " "))
     ax_sigma.plot(gans[name]["sigma"], color=COLORS[i], lw=1)
-ax_mu.set(xlabel="step", ylabel="$\\mu$", title="generator mean during training")
-ax_sigma.set(xlabel="step", ylabel="$\\sigma$", title="generator width during training")
+ax_mu.set(xlabel="step", ylabel="$\\mu$",
+          title="generator mean during training")
+ax_sigma.set(xlabel="step", ylabel="$\\sigma$",
+             title="generator width during training")
 ax_mu.legend(fontsize=8)
 fig
 
 # %% [markdown]
-# The f-GANs land where direct minimisation does, to within the jitter of stochastic training:
+# The f-GANs land where direct minimisation does ({numref}`fig-fgan-modes`), to within the jitter of stochastic training:
 # the KL generator spreads over both modes, the reverse-KL generator sits on the heavier mode with
 # about that mode's width, and Jensen–Shannon and Hellinger cover both modes a little more
-# tightly than KL. The trajectories show the price of the game: the reverse-KL generator first
+# tightly than KL. The trajectories ({numref}`fig-fgan-trajectories`) show the price of the game: the reverse-KL generator first
 # drifts as if covering, then slides onto one mode; a generator trained against a critic only
 # follows the divergence as well as the critic has learned it.
 #
@@ -656,6 +739,22 @@ fig
 # - The f-GAN game {eq}`eq-fgan` finds the same Gaussian as minimising the divergence directly:
 #   KL covers the modes, reverse KL seeks one, Jensen–Shannon and Hellinger lie in between.
 #
+# ## References
+#
+# - Su Jianlin (2018). [f-GAN简介:GAN模型的生产车间](https://kexue.fm/archives/6016) ("An
+#   introduction to f-GAN: the production workshop of GAN models"). kexue.fm, 29 September 2018.
+# - Sebastian Nowozin, Botond Cseke and Ryota Tomioka (2016). f-GAN: Training Generative Neural
+#   Samplers using Variational Divergence Minimization. *NeurIPS 2016*.
+#   [arXiv:1606.00709](https://arxiv.org/abs/1606.00709)
+# - XuanLong Nguyen, Martin J. Wainwright and Michael I. Jordan (2010). Estimating Divergence
+#   Functionals and the Likelihood Ratio by Convex Risk Minimization. *IEEE Transactions on
+#   Information Theory* 56(11), 5847–5861. [arXiv:0809.0853](https://arxiv.org/abs/0809.0853)
+# - Ian Goodfellow, Jean Pouget-Abadie, Mehdi Mirza, Bing Xu, David Warde-Farley, Sherjil Ozair,
+#   Aaron Courville and Yoshua Bengio (2014). Generative Adversarial Nets. *NeurIPS 2014*.
+#   [arXiv:1406.2661](https://arxiv.org/abs/1406.2661)
+# - Diederik P. Kingma and Jimmy Ba (2015). Adam: A Method for Stochastic Optimization.
+#   *ICLR 2015*. [arXiv:1412.6980](https://arxiv.org/abs/1412.6980)
+#
 # ## Exercises
 #
 # 1. Adding a linear term $c\,(u - 1)$ to $f$ leaves $\mathcal D_f$ unchanged (why?). Show that it
@@ -666,7 +765,7 @@ fig
 # :class: dropdown
 #
 # $\int q\,c\,(p/q - 1) = c\int (p - q) = 0$. For the conjugate,
-# $\sup_u\{tu - f(u) - c(u - 1)\} = \sup_u\{(t - c)u - f(u)\} + c = f^*(t - c) + c$, and the
+# $\sup_u\{tu - f(u) - c(u - 1)\} = \sup_u\{(t - c)u - f(u)\} + c$ $= f^*(t - c) + c$, and the
 # optimal critic is $f'(p/q) + c$. For $f = u\log u$ and $c = 2$:
 #
 # ```python
@@ -675,7 +774,8 @@ fig
 # shifted = lambda u: kl.f(u) + 2 * (u - 1)
 # us = torch.logspace(-6, 4, 200_001, dtype=torch.float64)
 # numeric = (t[:, None] * us - shifted(us)).max(dim=1).values
-# print((numeric - (kl.conjugate(t - 2) + 2)).abs().max())   # about 1e-10: the grid's resolution
+# # about 1e-10: the grid's resolution
+# print((numeric - (kl.conjugate(t - 2) + 2)).abs().max())
 # ```
 #
 # This is how the f-GAN paper's GAN row and its (unhalved) Jensen–Shannon row are related: they
@@ -700,8 +800,12 @@ fig
 # :class: dropdown
 #
 # ```python
-# run = fgan.estimate_divergence(sample_p, lambda n, g: 1 + 1.5 * torch.randn(n, 1, generator=g),
-#                                "neyman_chi2", steps=3000, seed=0)
+# def sample_wide_q(n, g):
+#     return 1 + 1.5 * torch.randn(n, 1, generator=g)
+#
+#
+# run = fgan.estimate_divergence(sample_p, sample_wide_q, "neyman_chi2",
+#                                steps=3000, seed=0)
 # print(run["estimate"][::6])
 # ```
 #

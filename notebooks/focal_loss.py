@@ -29,7 +29,8 @@
 # :::
 #
 # **Article.** Su Jianlin,
-# [从loss的硬截断、软化到focal loss](https://kexue.fm/archives/4733) (kexue.fm, 2017-12-25).
+# [从loss的硬截断、软化到focal loss](https://kexue.fm/archives/4733)
+# ("From hard truncation and softening of the loss to focal loss"; kexue.fm, 2017-12-25).
 # Su had earlier used a hand-made loss for text classification: cross entropy that ignores any
 # sample the model already classifies with enough confidence. When the focal-loss paper appeared
 # (Lin, Goyal, Girshick, He and Dollár, *Focal Loss for Dense Object Detection*, ICCV 2017), he
@@ -43,21 +44,22 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 import companion
 from companion import data
 from companion import focal as fo
 from companion import style
+from companion.progress import tqdm
 from companion.widgets import Choice, LogRange, Range, demo
 
-# The networks here are tiny: one thread is faster than handing each small operation to two
-# (and far faster when the machine is busy and the second thread must be waited for).
+# The networks here are tiny: one thread is faster than handing each small
+# operation to two (and far faster when the machine is busy and the second
+# thread must be waited for).
 torch.set_num_threads(1)
 SEED = 0
-SEEDS = companion.budget(full=3, smoke=1)          # repeats of each training run
-EPOCHS = companion.budget(full=60, smoke=6)         # for the learning-speed experiments
-STEPS = companion.budget(full=300, smoke=60)        # Adam steps on the imbalanced problem
+SEEDS = companion.budget(full=3, smoke=1)     # repeats of each training run
+EPOCHS = companion.budget(full=60, smoke=6)    # for the learning-speed runs
+STEPS = companion.budget(full=300, smoke=60)   # Adam steps, imbalanced problem
 print(f"{SEEDS} seed(s) per training run, {EPOCHS} epochs, {STEPS} Adam steps")
 
 # %% [markdown]
@@ -87,13 +89,24 @@ x = torch.randn(10_000, generator=g, dtype=torch.float64) * 5
 y = (torch.rand(10_000, generator=g) < 0.3).double()
 ours = fo.focal_bce(x, y, gamma=0.0, reduction="none")
 torch_ce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
-exact = torch.tensor([max(-v, 0) + math.log1p(math.exp(-abs(v))) if label else
-                      max(v, 0) + math.log1p(math.exp(-abs(v))) for v, label in zip(x.tolist(), y.tolist())],
+
+
+def softplus_exact(v):
+    """log(1 + e^v) for one Python float, without overflow."""
+    return max(v, 0) + math.log1p(math.exp(-abs(v)))
+
+
+# cross entropy: softplus(-x) for a positive, softplus(x) for a negative
+exact = torch.tensor([softplus_exact(-v if label else v)
+                      for v, label in zip(x.tolist(), y.tolist())],
                      dtype=torch.float64)
-print(f"largest difference from F.binary_cross_entropy_with_logits: {(ours - torch_ce).abs().max():.1e}")
-print(f"largest relative error against the exact values: ours {((ours - exact) / exact).abs().max():.1e}, "
-      f"PyTorch's {((torch_ce - exact) / exact).abs().max():.1e}")
-assert (ours - torch_ce).abs().max() < 1e-14 and ((ours - exact) / exact).abs().max() < 1e-15
+rel_ours = ((ours - exact) / exact).abs().max()
+rel_torch = ((torch_ce - exact) / exact).abs().max()
+print("largest difference from F.binary_cross_entropy_with_logits: "
+      f"{(ours - torch_ce).abs().max():.1e}")
+print(f"largest relative error against the exact values: ours {rel_ours:.1e},"
+      f" PyTorch's {rel_torch:.1e}")
+assert (ours - torch_ce).abs().max() < 1e-14 and rel_ours < 1e-15
 
 # %% [markdown]
 # ## Hard truncation: stop pushing once a sample is right
@@ -104,9 +117,11 @@ assert (ours - torch_ce).abs().max() < 1e-14 and ((ours - exact) / exact).abs().
 # loss to positives with $\hat y > m$ nor to negatives with $\hat y < 1 - m$,
 #
 # $$
-# L^{\text{hard}} = \lambda(y, \hat y)\,L_{\text{ce}},\qquad
-# \lambda(y, \hat y) = \begin{cases} 0, & y = 1 \text{ and } \hat y > m, \text{ or } y = 0 \text{ and } \hat y < 1 - m,\\
+# \begin{aligned}
+# L^{\text{hard}} &= \lambda(y, \hat y)\,L_{\text{ce}},\\
+# \lambda(y, \hat y) &= \begin{cases} 0, & y = 1 \text{ and } \hat y > m, \text{ or } y = 0 \text{ and } \hat y < 1 - m,\\
 # 1, & \text{otherwise.}\end{cases}
+# \end{aligned}
 # $$ (eq-hard)
 #
 # In terms of the signed logit the rule reads "no loss once $p_t > m$", that is once
@@ -123,14 +138,18 @@ assert (ours - torch_ce).abs().max() < 1e-14 and ((ours - exact) / exact).abs().
 # back and forth, and training takes longer. We will measure that below.
 
 # %%
-xs = torch.tensor([-3.0, -0.5, 0.2, 0.5, 3.0], dtype=torch.float64, requires_grad=True)
+xs = torch.tensor([-3.0, -0.5, 0.2, 0.5, 3.0], dtype=torch.float64,
+                  requires_grad=True)
 ones = torch.ones_like(xs)
 for m in (0.5, 0.6):
     loss = fo.hard_truncated_bce(xs, ones, m=m, reduction="none")
     (grad,) = torch.autograd.grad(loss.sum(), xs)
     print(f"m = {m}: logit(m) = {math.log(m / (1 - m)):.3f}")
-    for xi, li, gi in zip(xs.tolist(), loss.tolist(), grad.tolist()):  # "gi or 0.0": -0.0 prints as 0.0
-        print(f"   x = {xi:5.1f}  p = {1 / (1 + math.exp(-xi)):.3f}  loss {li:.4f}  dL/dx {gi or 0.0:+.4f}")
+    # "gi or 0.0" below: -0.0 prints as 0.0
+    for xi, li, gi in zip(xs.tolist(), loss.tolist(), grad.tolist()):
+        p = 1 / (1 + math.exp(-xi))
+        print(f"   x = {xi:5.1f}  p = {p:.3f}  loss {li:.4f}  "
+              f"dL/dx {gi or 0.0:+.4f}")
     past = torch.sigmoid(xs.detach()) > m
     assert (grad[past] == 0).all() and (grad[~past] < 0).all()
 
@@ -166,9 +185,13 @@ z = torch.where(y > 0.5, x, -x)
 for m in (0.5, 0.7):
     hard = fo.hard_truncated_bce(x, y, m, reduction="none")
     d = (z - math.log(m / (1 - m))).abs()
-    gaps = [(fo.soft_truncated_bce(x, y, K, m, reduction="none") - hard)[d > 0.1].abs().max().item()
-            for K in (1, 10, 100, 1000)]
-    print(f"m = {m}: largest |smoothed - hard| at distance > 0.1 from the threshold, K = 1, 10, 100, 1000: "
+    gaps = []
+    for K in (1, 10, 100, 1000):
+        soft = fo.soft_truncated_bce(x, y, K, m, reduction="none")
+        gaps.append((soft - hard)[d > 0.1].abs().max().item())
+    print(f"m = {m}: largest |smoothed - hard| at distance > 0.1 "
+          "from the threshold,")
+    print("   K = 1, 10, 100, 1000: "
           + ", ".join(f"{gap:.1e}" for gap in gaps))
     assert gaps[-1] < 1e-40
 
@@ -179,9 +202,11 @@ for m in (0.5, 0.7):
 # cross entropy by a power of the probability of the *wrong* class:
 #
 # $$
-# L_{\text{fl}} = \begin{cases} -(1-\hat y)^\gamma\log\hat y, & y = 1,\\ -\hat y^\gamma\log(1-\hat y), & y = 0\end{cases}
-# \;=\; \begin{cases} -\sigma^\gamma(-x)\log\sigma(x), & y = 1,\\ -\sigma^\gamma(x)\log\sigma(-x), & y = 0,\end{cases}
-# \qquad\text{i.e. } L_{\text{fl}} = -(1-p_t)^\gamma\log p_t.
+# \begin{aligned}
+# L_{\text{fl}} &= \begin{cases} -(1-\hat y)^\gamma\log\hat y, & y = 1,\\ -\hat y^\gamma\log(1-\hat y), & y = 0\end{cases}\\
+# &= \begin{cases} -\sigma^\gamma(-x)\log\sigma(x), & y = 1,\\ -\sigma^\gamma(x)\log\sigma(-x), & y = 0,\end{cases}\\
+# \text{i.e. } L_{\text{fl}} &= -(1-p_t)^\gamma\log p_t.
+# \end{aligned}
 # $$ (eq-focal)
 #
 # Put {eq}`eq-smooth` next to {eq}`eq-focal`. For a positive the smoothed weight is $\sigma(-Kx)$
@@ -191,15 +216,17 @@ for m in (0.5, 0.7):
 # sample becomes easy; they differ in shape (a sigmoid of $Kx$ against a power of a sigmoid of
 # $x$), not in spirit.
 #
-# The slider panel shows the four losses for a positive sample against its logit, their
+# The slider panel ({numref}`fig-focal_loss-losses`) shows the four losses for a positive sample against its logit, their
 # gradients, and their weights on the cross entropy. At the defaults ($m = 0.5$, $K = \gamma = 1$,
 # no $\alpha$) the smoothed and focal curves coincide. Move $K$ up and the smoothed loss
 # approaches the hard one; move $m$ and the shaded region where hard truncation has zero gradient
 # moves with it. The smoothed and focal gradients stay negative everywhere: small, but never zero.
 
-# %% tags=["hide-input"]
-demo(fo.plot_losses, m=Range(0.5, 0.75, 0.25, value=0.5), K=LogRange(1, 100, num=3, value=1),
-     gamma=Range(0, 2, 1, value=1, label="γ"), alpha=Choice({"none": None, "0.25": 0.25}, label="α"),
+# %% mystnb={"figure": {"caption": "For a positive sample, against its logit $x$: the cross entropy, hard-truncated, smoothed and focal losses (left), their gradients (middle) and their weights on the cross entropy (right); shaded, where hard truncation gives no gradient. At $m = 0.5$ and $K = \\gamma = 1$ the smoothed and focal curves coincide.", "name": "fig-focal_loss-losses"}} tags=["hide-input"]
+demo(fo.plot_losses, m=Range(0.5, 0.75, 0.25, value=0.5),
+     K=LogRange(1, 100, num=3, value=1),
+     gamma=Range(0, 2, 1, value=1, label="γ"),
+     alpha=Choice({"none": None, "0.25": 0.25}, label="α"),
      dpi=70, max_frames=24)
 
 # %%
@@ -208,34 +235,40 @@ for label in (0.0, 1.0):
     y = torch.full_like(x, label)
     smooth = fo.soft_truncated_bce(x, y, K=1.0, reduction="none")
     focal = fo.focal_bce(x, y, gamma=1.0, reduction="none")
-    g_smooth, g_focal = (torch.autograd.grad(v.sum(), x)[0] for v in (smooth, focal))
-    print(f"y = {label:.0f}: max |L_smooth - L_fl| = {(smooth - focal).abs().max():.1e}, "
-          f"max |gradient difference| = {(g_smooth - g_focal).abs().max():.1e}")
+    g_smooth, g_focal = (torch.autograd.grad(v.sum(), x)[0]
+                         for v in (smooth, focal))
+    gap = (smooth - focal).abs().max()
+    g_gap = (g_smooth - g_focal).abs().max()
+    print(f"y = {label:.0f}: max |L_smooth - L_fl| = {gap:.1e}, "
+          f"max |gradient difference| = {g_gap:.1e}")
     assert torch.allclose(smooth, focal, rtol=1e-12, atol=1e-300)
 
 # %% [markdown]
 # ## The paper's picture, its gradient and a trap with logarithms
 #
-# As a function of $p_t$ alone, focal loss is $-(1-p_t)^\gamma\log p_t$. The figure below redraws
-# the focal-loss paper's Figure 1: the larger $\gamma$, the faster the loss of well-classified
+# As a function of $p_t$ alone, focal loss is $-(1-p_t)^\gamma\log p_t$.
+# {numref}`fig-focal_loss-pt` redraws the focal-loss paper's Figure 1: the larger $\gamma$, the faster the loss of well-classified
 # samples ($p_t > 0.5$) vanishes, while misclassified samples keep most of their loss. Dashed:
 # the paper's FL* variant of its Appendix A, $-\log\sigma(\gamma z + \beta)/\gamma$, which shifts
 # and stretches the logit instead of multiplying by a weight.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Focal loss against the probability of the true class $p_t$ for $\\gamma$ = 0 (cross entropy), 0.5, 1, 2 and 5, with two FL* variants dashed, after Lin et al.'s Figure 1. The larger $\\gamma$, the faster the loss vanishes in the well-classified region $p_t > 0.5$ (shaded).", "name": "fig-focal_loss-pt"}, "image": {"alt": "Line plot of loss, from 0 to 5, against p_t from 0 to 1. Five solid curves for gamma 0, 0.5, 1, 2 and 5 all fall from high values at small p_t to zero at p_t = 1; the larger gamma, the lower the curve, most visibly in the shaded well-classified half p_t > 0.5. Two dashed FL* curves, for gamma 2 with beta 1 and gamma 4 with beta 0, fall off in a similar way."}} tags=["hide-input"]
 pt = torch.linspace(1e-3, 1 - 1e-4, 800, dtype=torch.float64)
-z = torch.log(pt / (1 - pt))                                # the signed logit with sigmoid(z) = p_t
+z = torch.log(pt / (1 - pt))        # the signed logit with sigmoid(z) = p_t
 one = torch.ones_like(z)
 fig, ax = style.figure(width=6.4, height=3.6)
 for i, gamma in enumerate((0, 0.5, 1, 2, 5)):
-    ax.plot(pt, fo.focal_bce(z, one, gamma, reduction="none"), color=style.COLORS[i],
-            label=f"γ = {gamma}" + (" (cross entropy)" if gamma == 0 else ""))
+    name = f"γ = {gamma}" + (" (cross entropy)" if gamma == 0 else "")
+    ax.plot(pt, fo.focal_bce(z, one, gamma, reduction="none"),
+            color=style.COLORS[i], label=name)
 for i, (gamma, beta) in enumerate(((2, 1), (4, 0))):
-    ax.plot(pt, fo.focal_star_bce(z, one, gamma, beta, reduction="none"), ls="--",
-            color=style.COLORS[(5, 7)[i]], label=f"FL*, γ = {gamma}, β = {beta}")
+    ax.plot(pt, fo.focal_star_bce(z, one, gamma, beta, reduction="none"),
+            ls="--", color=style.COLORS[(5, 7)[i]],
+            label=f"FL*, γ = {gamma}, β = {beta}")
 ax.axvspan(0.5, 1, color="0.93", lw=0)
 ax.text(0.75, 4.2, "well-classified", ha="center", fontsize=9)
-ax.set(xlabel="probability of the true class $p_t$", ylabel="loss", ylim=(0, 5), xlim=(0, 1),
+ax.set(xlabel="probability of the true class $p_t$", ylabel="loss",
+       ylim=(0, 5), xlim=(0, 1),
        title="focal loss against $p_t$ (after Lin et al., Figure 1)")
 ax.legend(fontsize=8)
 fig
@@ -247,10 +280,12 @@ fig
 # (0.000457, truncated). Losses, and their gradients, use natural logarithms.
 
 # %%
-x9, y1 = torch.tensor([math.log(9.0)], dtype=torch.float64), torch.ones(1, dtype=torch.float64)
+x9 = torch.tensor([math.log(9.0)], dtype=torch.float64)    # p_t = 0.9
+y1 = torch.ones(1, dtype=torch.float64)
 fl, ce = fo.focal_bce(x9, y1, 2.0).item(), fo.focal_bce(x9, y1, 0.0).item()
-print(f"p_t = 0.9: cross entropy {ce:.5f}, focal (γ = 2) {fl:.7f}, ratio {ce / fl:.0f}; "
-      f"with log10 it would read {0.01 * math.log10(1 / 0.9):.5f}")
+print(f"p_t = 0.9: cross entropy {ce:.5f}, focal (γ = 2) {fl:.7f}, "
+      f"ratio {ce / fl:.0f};")
+print(f"with log10 it would read {0.01 * math.log10(1 / 0.9):.5f}")
 assert math.isclose(fl, 0.01 * math.log(1 / 0.9), rel_tol=1e-12)
 
 # %% [markdown]
@@ -258,9 +293,11 @@ assert math.isclose(fl, 0.01 * math.log(1 / 0.9), rel_tol=1e-12)
 # and $x_t = yx$:
 #
 # $$
-# \frac{\partial L_{\text{ce}}}{\partial x} = y\,(p_t - 1),\qquad
-# \frac{\partial L_{\text{fl}}}{\partial x} = y\,(1-p_t)^\gamma\big(\gamma\,p_t\log p_t + p_t - 1\big),\qquad
-# \frac{\partial L_{\text{fl}^*}}{\partial x} = y\,(p^*_t - 1),\quad p^*_t = \sigma(\gamma x_t + \beta).
+# \begin{aligned}
+# \frac{\partial L_{\text{ce}}}{\partial x} &= y\,(p_t - 1),\\[6pt]
+# \frac{\partial L_{\text{fl}}}{\partial x} &= y\,(1-p_t)^\gamma\big(\gamma\,p_t\log p_t + p_t - 1\big),\\[6pt]
+# \frac{\partial L_{\text{fl}^*}}{\partial x} &= y\,(p^*_t - 1),\quad p^*_t = \sigma(\gamma x_t + \beta).
+# \end{aligned}
 # $$ (eq-grad)
 #
 # `focal_bce` evaluates exactly this, from the logit: $1 - p_t = \sigma(-z)$ is computed directly,
@@ -269,15 +306,20 @@ assert math.isclose(fl, 0.01 * math.log(1 / 0.9), rel_tol=1e-12)
 # probability-space formula:
 
 # %%
-x = (torch.randn(5000, generator=torch.Generator().manual_seed(SEED), dtype=torch.float64) * 4).requires_grad_()
+gen = torch.Generator().manual_seed(SEED)
+x = torch.randn(5000, generator=gen, dtype=torch.float64) * 4
+x.requires_grad_()
 y = (torch.arange(5000) % 3 == 0).double()
 ypm = 2 * y - 1
 for gamma, alpha in ((0.0, None), (2.0, None), (2.0, 0.25), (0.5, 0.75)):
-    (grad,) = torch.autograd.grad(fo.focal_bce(x, y, gamma, alpha, reduction="sum"), x)
+    loss = fo.focal_bce(x, y, gamma, alpha, reduction="sum")
+    (grad,) = torch.autograd.grad(loss, x)
     p = torch.sigmoid(ypm * x.detach())
     alpha_t = 1.0 if alpha is None else torch.where(y > 0.5, alpha, 1 - alpha)
-    closed = alpha_t * ypm * (1 - p) ** gamma * (gamma * p * torch.log(p) + p - 1)
-    print(f"γ = {gamma}, α = {alpha}: max |kernel - eq. (eq-grad)| = {(grad - closed).abs().max():.1e}")
+    closed = (alpha_t * ypm * (1 - p) ** gamma
+              * (gamma * p * torch.log(p) + p - 1))
+    print(f"γ = {gamma}, α = {alpha}: max |kernel - eq. (eq-grad)| = "
+          f"{(grad - closed).abs().max():.1e}")
     assert torch.allclose(grad, closed, rtol=1e-10, atol=1e-12)
 
 # %% [markdown]
@@ -287,8 +329,10 @@ for gamma, alpha in ((0.0, None), (2.0, None), (2.0, 0.25), (0.5, 0.75)):
 # generalisations are
 #
 # $$
-# L_{\text{fl}} = -\big(1 - \operatorname{softmax}(x)_t\big)^\gamma \log\operatorname{softmax}(x)_t,\qquad
-# L^{\text{smooth}} = -\operatorname{softmax}(-Kx)_t\,\log\operatorname{softmax}(x)_t .
+# \begin{aligned}
+# L_{\text{fl}} &= -\big(1 - \operatorname{softmax}(x)_t\big)^\gamma \log\operatorname{softmax}(x)_t,\\
+# L^{\text{smooth}} &= -\operatorname{softmax}(-Kx)_t\,\log\operatorname{softmax}(x)_t .
+# \end{aligned}
 # $$ (eq-multi)
 #
 # The second is Su's: the sigmoid of $-Kx$ becomes the softmax of $-Kx$. For two classes
@@ -304,15 +348,20 @@ g = torch.Generator().manual_seed(SEED)
 for C in (2, 3, 10):
     logits = torch.randn(2000, C, generator=g, dtype=torch.float64) * 3
     target = torch.randint(0, C, (2000,), generator=g)
-    gap = fo.soft_truncated_ce(logits, target, K=1.0, reduction="none") - fo.focal_ce(logits, target, gamma=1.0, reduction="none")
-    print(f"C = {C:2d}: max |L_smooth(K=1) - L_fl(γ=1)| = {gap.abs().max():.2e}")
+    smooth = fo.soft_truncated_ce(logits, target, K=1.0, reduction="none")
+    focal = fo.focal_ce(logits, target, gamma=1.0, reduction="none")
+    gap = smooth - focal
+    print(f"C = {C:2d}: max |L_smooth(K=1) - L_fl(γ=1)| = "
+          f"{gap.abs().max():.2e}")
 
 x3 = torch.tensor([[2.0, 1.0, -3.0]], dtype=torch.float64)
 t3 = torch.tensor([1])
 p_t = torch.softmax(x3, 1)[0, 1].item()
-print(f"\nlogits (2, 1, -3), target class 1 (logit 1): p_t = {p_t:.3f} (misclassified), 1 - p_t = {1 - p_t:.3f}")
+print("\nlogits (2, 1, -3), target class 1 (logit 1):")
+print(f"   p_t = {p_t:.3f} (misclassified), 1 - p_t = {1 - p_t:.3f}")
 for K in (1, 2, 5, 20):
-    print(f"   K = {K:2d}: Su's weight softmax(-Kx)_t = {torch.softmax(-K * x3, 1)[0, 1].item():.2e}")
+    weight = torch.softmax(-K * x3, 1)[0, 1].item()
+    print(f"   K = {K:2d}: Su's weight softmax(-Kx)_t = {weight:.2e}")
 
 # %% [markdown]
 # A weight that does keep the identity for any number of classes uses the log-odds of the target
@@ -324,15 +373,18 @@ for K in (1, 2, 5, 20):
 def soft_truncated_ce_log_odds(logits, target, K):
     """-sigmoid(-K z_t) log p_t with z_t the log-odds of the target class."""
     log_p = torch.log_softmax(logits, 1).gather(1, target[:, None]).squeeze(1)
-    log_q = torch.log1p(-log_p.exp())              # log(1 - p_t); fine for these moderate logits
+    # log(1 - p_t); fine for these moderate logits
+    log_q = torch.log1p(-log_p.exp())
     return -torch.sigmoid(-K * (log_p - log_q)) * log_p
 
 
 for C in (2, 3, 10):
     logits = torch.randn(2000, C, generator=g, dtype=torch.float64) * 3
     target = torch.randint(0, C, (2000,), generator=g)
-    gap = soft_truncated_ce_log_odds(logits, target, 1.0) - fo.focal_ce(logits, target, 1.0, reduction="none")
-    print(f"C = {C:2d}: log-odds weight, max |L(K=1) - L_fl(γ=1)| = {gap.abs().max():.1e}")
+    smooth = soft_truncated_ce_log_odds(logits, target, 1.0)
+    gap = smooth - fo.focal_ce(logits, target, 1.0, reduction="none")
+    print(f"C = {C:2d}: log-odds weight, "
+          f"max |L(K=1) - L_fl(γ=1)| = {gap.abs().max():.1e}")
     assert gap.abs().max() < 1e-12
 
 # %% [markdown]
@@ -388,11 +440,14 @@ for seed in tqdm(range(SEEDS), desc="seeds"):
     X, y, _, _ = res.pop("_data")
     for name, r in res.items():
         rows.setdefault(name, []).append((r["ap"], r["easy_share"]))
-print(f"1 : 100 imbalance, {int(y.sum())} positives and {int((y == 0).sum()):,} negatives; mean (min-max) over {SEEDS} seed(s)")
+print(f"1 : 100 imbalance, {int(y.sum())} positives "
+      f"and {int((y == 0).sum()):,} negatives;")
+print(f"mean (min-max) over {SEEDS} seed(s)")
 print(f"{'loss':18s} {'test AP':>22s} {'easy-negative share':>24s}")
 for name, values in rows.items():
     ap, share = np.array(values).T
-    print(f"{name:18s} {ap.mean():8.3f} ({ap.min():.3f}-{ap.max():.3f}) {share.mean():12.3f} ({share.min():.3f}-{share.max():.3f})")
+    print(f"{name:18s} {ap.mean():8.3f} ({ap.min():.3f}-{ap.max():.3f})"
+          f" {share.mean():12.3f} ({share.min():.3f}-{share.max():.3f})")
 
 # %% [markdown]
 # On this problem, cross entropy is hard to beat: with the prior-probability start and Adam
@@ -415,13 +470,19 @@ for name, values in rows.items():
 res = fo.imbalance_experiment(100, seed=SEED, steps=STEPS)
 X, y, _, _ = res.pop("_data")
 start = fo.mlp(2, 1, seed=SEED, prior=0.01)
-for label, model in (("at the start (π = 0.01)", start), ("after training with CE", res["CE"]["model"])):
+losses = fo.imbalance_losses()
+for label, model in (("at the start (π = 0.01)", start),
+                     ("after training with CE", res["CE"]["model"])):
     with torch.no_grad():
         z = model(X).squeeze(-1)
     easy = (y == 0) & (torch.sigmoid(z) < 0.1)
-    shares = {name: fo.loss_share(fo.imbalance_losses()[name](z, y), easy) for name in ("CE", "FL (γ=2)")}
-    print(f"{label:25s}: {int(easy.sum()):,} of {len(y):,} samples are easy negatives; they carry "
-          + ", ".join(f"{share:.1%} of {name}" for name, share in shares.items()))
+    shares = {name: fo.loss_share(losses[name](z, y), easy)
+              for name in ("CE", "FL (γ=2)")}
+    print(f"{label}: {int(easy.sum()):,} of {len(y):,} samples "
+          "are easy negatives;")
+    carried = ", ".join(f"{share:.1%} of {name}"
+                        for name, share in shares.items())
+    print(f"   they carry {carried}")
 
 # %% [markdown]
 # At the start every negative, even the hard ones, sits at $\hat y \approx 0.01$ and counts as
@@ -431,11 +492,14 @@ for label, model in (("at the start (π = 0.01)", start), ("after training with 
 # of the focal loss. That is the paper's argument in two numbers. At a detector's imbalance of
 # 1 : 1000 the same start would put about 70% of the cross entropy on easy negatives
 # ($1000 \ln\frac{1}{0.99} \approx 10.1$ against $\ln 100 \approx 4.6$ per positive). The
-# slider below repeats the experiment at other imbalances (one seed each, so the AP bars carry
-# some noise), with the decision boundaries of the cross-entropy and focal-loss networks.
+# slider below ({numref}`fig-focal_loss-imbalance`) repeats the experiment at other imbalances
+# (one seed each, so the AP bars carry some noise), with the decision boundaries of the
+# cross-entropy and focal-loss networks.
 
-# %% tags=["hide-input"]
-demo(fo.plot_imbalance, imbalance=Choice([20, 50, 100, 200], value=100, label="negatives per positive"))
+# %% mystnb={"figure": {"caption": "The imbalanced problem at the chosen number of negatives per positive: positives, hard negatives and the decision boundaries of the cross-entropy and focal-loss networks (left), each loss's test average precision (middle), and the share of its own training loss carried by easy negatives (right). One seed per setting, so the AP bars carry some noise.", "name": "fig-focal_loss-imbalance"}} tags=["hide-input"]
+demo(fo.plot_imbalance,
+     imbalance=Choice([20, 50, 100, 200], value=100,
+                      label="negatives per positive"))
 
 # %% [markdown]
 # ## Does hard truncation need more iterations?
@@ -459,7 +523,10 @@ def reaches(accuracy, level):
 
 
 def stays(accuracy, level):
-    """First epoch after which the accuracy never falls below ``level`` (None: not by the end)."""
+    """First epoch after which the accuracy never falls below ``level``.
+
+    None if that has not happened by the end.
+    """
     below = [i for i, a in enumerate(accuracy) if a < level]
     if not below:
         return 1
@@ -467,51 +534,64 @@ def stays(accuracy, level):
 
 
 def learning_speed(losses, data, make_model, levels, *, lr, desc):
-    # Prints only after the progress bar: text printed before it may reach the page before or
-    # after the bar, so a second run could show the same numbers in a different order.
+    # Prints only after the progress bar: text printed before it may reach
+    # the page before or after the bar, so a second run could show the same
+    # numbers in a different order.
     X, y, X_test, y_test = data
     table = {}
     for name, loss in tqdm(losses.items(), desc=desc):
         runs = []
         for seed in range(SEEDS):
-            run = fo.fit(loss, X, y, model=make_model(seed), epochs=EPOCHS, lr=lr, seed=seed,
-                         batch_size=32, optimizer="sgd")
+            run = fo.fit(loss, X, y, model=make_model(seed), epochs=EPOCHS,
+                         lr=lr, seed=seed, batch_size=32, optimizer="sgd")
             with torch.no_grad():
                 out = run.model(X_test)
-                right = (out.squeeze(-1) > 0) == (y_test > 0.5) if y.is_floating_point() else out.argmax(1) == y_test
+                if y.is_floating_point():       # one logit: binary labels
+                    right = (out.squeeze(-1) > 0) == (y_test > 0.5)
+                else:                           # one logit per class
+                    right = out.argmax(1) == y_test
             runs.append((run, right.double().mean().item()))
         table[name] = runs
-    cols = [f"{word} {level:.0%}" for level in levels for word in ("reach", "stay >=")]
-    print(f"{desc}, {EPOCHS} epochs; epochs listed per seed ('-': never)")
-    print(f"{'loss':20s} " + " ".join(f"{c:>12s}" for c in cols)
-          + f" {'forgetting':>11s} {'train acc':>10s} {'test acc':>9s}")
+    print(f"{desc}, {EPOCHS} epochs. Epochs to reach a training accuracy,")
+    print("and to stay at or above it, per seed ('-': never); forgetting")
+    print("events (mean over seeds); final training and test accuracy")
+    print(f"{'':18s}" + "".join(f"{word:>9s}" for level in levels
+                                for word in ("reach", "stay")))
+    print(f"{'loss':18s}" + "".join(f"{level:>9.0%}" for level in levels
+                                    for word in ("reach", "stay"))
+          + f"{'forget':>8s}{'train':>7s}{'test':>6s}")
     for name, runs in table.items():
         cells = []
         for level in levels:
             for rule in (reaches, stays):
                 hits = [rule(run.accuracy, level) for run, _ in runs]
-                cells.append(",".join("-" if h is None else str(h) for h in hits))
-        print(f"{name:20s} " + " ".join(f"{c:>12s}" for c in cells)
-              + f" {np.mean([sum(r.forgotten) for r, _ in runs]):11.0f}"
-              + f" {np.mean([r.accuracy[-1] for r, _ in runs]):10.3f} {np.mean([t for _, t in runs]):9.3f}")
+                cells.append(",".join("-" if h is None else str(h)
+                                      for h in hits))
+        forgotten = np.mean([sum(run.forgotten) for run, _ in runs])
+        train_acc = np.mean([run.accuracy[-1] for run, _ in runs])
+        test_acc = np.mean([acc for _, acc in runs])
+        print(f"{name:18s}" + "".join(f"{c:>9s}" for c in cells)
+              + f"{forgotten:8.0f}{train_acc:7.3f}{test_acc:6.3f}")
     return table
 
 
-moons = (*fo.imbalanced_moons(500, 1, seed=SEED, noise=0.2), *fo.imbalanced_moons(2500, 1, seed=SEED + 1, noise=0.2))
+moons = (*fo.imbalanced_moons(500, 1, seed=SEED, noise=0.2),
+         *fo.imbalanced_moons(2500, 1, seed=SEED + 1, noise=0.2))
 binary_losses = {
     "cross entropy": lambda z, t: fo.focal_bce(z, t, 0.0),
     "hard, m = 0.5": lambda z, t: fo.hard_truncated_bce(z, t, 0.5),
     "smoothed, K = 5": lambda z, t: fo.soft_truncated_bce(z, t, 5.0),
     "focal, γ = 2": lambda z, t: fo.focal_bce(z, t, 2.0),
 }
-moons_runs = learning_speed(binary_losses, moons, lambda s: fo.mlp(2, 1, seed=s), (0.90, 0.95),
+moons_runs = learning_speed(binary_losses, moons,
+                            lambda s: fo.mlp(2, 1, seed=s), (0.90, 0.95),
                             lr=0.1, desc="two moons")
 
 # %% [markdown]
 # Here Su's complaint holds up, in the form the argument predicts. Hard truncation *reaches* 90%
 # training accuracy, sometimes sooner than cross entropy, but it does not *stay* there: it
 # forgets many times as often as the other losses, and its accuracy keeps collapsing and
-# recovering (left, one seed). The smoothed loss, whose gradient never vanishes, behaves like cross
+# recovering ({numref}`fig-focal_loss-moons`, left, one seed). The smoothed loss, whose gradient never vanishes, behaves like cross
 # entropy. Focal loss is slower at this fixed learning rate, for a plainer reason: its gradients
 # are smaller, by the factor $(1-p_t)^\gamma$, so each SGD step moves less. On the right, where each
 # model leaves its training samples: cross entropy and focal loss push the probability of the
@@ -519,23 +599,27 @@ moons_runs = learning_speed(binary_losses, moons, lambda s: fo.mlp(2, 1, seed=s)
 # $p_t = \frac12$ (its logits stay below 0.1 in size), on one side or the other, where the
 # slightest change of the weights moves them across.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Two moons, seed 0. Left: training accuracy after each epoch for the four losses. Right: histograms of the probability of the true class $p_t$ over the training samples after the last epoch (the smoothed loss is left out), with a dotted line at $p_t = 0.5$.", "name": "fig-focal_loss-moons"}, "image": {"alt": "Two panels. Left, a line plot of training accuracy against epoch for cross entropy, hard truncation with m = 0.5, the smoothed loss with K = 5 and focal loss with gamma = 2. Right, step histograms on a logarithmic count axis of p_t from 0 to 1 for cross entropy, hard truncation and focal loss, with a dotted vertical line at 0.5."}} tags=["hide-input"]
 X_train, y_train = moons[0], moons[1]
 fig, (left, right) = style.figure(1, 2, width=10, height=3.4)
 bins = np.linspace(0, 1, 41)
 for i, name in enumerate(binary_losses):
     run = moons_runs[name][0][0]
-    left.plot(range(1, len(run.accuracy) + 1), run.accuracy, color=style.COLORS[i], label=name)
+    left.plot(range(1, len(run.accuracy) + 1), run.accuracy,
+              color=style.COLORS[i], label=name)
     if name == "smoothed, K = 5":
         continue
     with torch.no_grad():
         p = torch.sigmoid(run.model(X_train).squeeze(-1))
     p_t = torch.where(y_train > 0.5, p, 1 - p)
-    right.hist(p_t.numpy(), bins=bins, histtype="step", lw=1.8, color=style.COLORS[i], label=name)
-left.set(xlabel="epoch", ylabel="training accuracy", ylim=(0.45, 1), title="two moons, seed 0")
+    right.hist(p_t.numpy(), bins=bins, histtype="step", lw=1.8,
+               color=style.COLORS[i], label=name)
+left.set(xlabel="epoch", ylabel="training accuracy", ylim=(0.45, 1),
+         title="two moons, seed 0")
 left.legend(fontsize=8, loc="lower right")
 right.axvline(0.5, color="black", ls=":", lw=1)
-right.set(xlabel="probability of the true class $p_t$", ylabel="training samples", yscale="log",
+right.set(xlabel="probability of the true class $p_t$",
+          ylabel="training samples", yscale="log",
           title="after the last epoch")
 right.legend(fontsize=8, loc="upper left")
 fig
@@ -548,7 +632,7 @@ fig
 
 # %%
 images, labels = data.load_digits()
-images = images.flatten(1)                                   # 64 pixels in [0, 1]
+images = images.flatten(1)                # 64 pixels in [0, 1]
 train, test = data.split_indices(len(labels), 1200, seed=SEED)
 digit_data = (images[train], labels[train], images[test], labels[test])
 multi_losses = {
@@ -558,8 +642,10 @@ multi_losses = {
     "focal, γ = 1": lambda z, t: fo.focal_ce(z, t, 1.0),
     "focal, γ = 2": lambda z, t: fo.focal_ce(z, t, 2.0),
 }
-digit_runs = learning_speed(multi_losses, digit_data, lambda s: fo.mlp(64, 10, hidden=(), seed=s),
-                            (0.95, 0.97), lr=0.5, desc="digits, linear softmax")
+digit_runs = learning_speed(multi_losses, digit_data,
+                            lambda s: fo.mlp(64, 10, hidden=(), seed=s),
+                            (0.95, 0.97), lr=0.5,
+                            desc="digits, linear softmax")
 
 # %% [markdown]
 # Two lessons. First, Su's claim is not universal: for this linear model, hard truncation reaches
@@ -608,7 +694,8 @@ def best_of(fn, repeats=5):
 
 bce = best_of(lambda: F.binary_cross_entropy_with_logits(x, y))
 focal = best_of(lambda: fo.focal_bce(x, y, 2.0, 0.25))
-print(f"{n:,} logits, forward + backward, eager: BCE {bce * 1e3:.1f} ms, focal {focal * 1e3:.1f} ms "
+print(f"{n:,} logits, forward + backward, eager:")
+print(f"BCE {bce * 1e3:.1f} ms, focal {focal * 1e3:.1f} ms "
       f"({focal / bce:.1f}x)")
 
 # %% [markdown]
@@ -630,6 +717,26 @@ print(f"{n:,} logits, forward + backward, eager: BCE {bce * 1e3:.1f} ms, focal {
 #   did not beat cross entropy, but on the same predictions it cut the easy negatives' share of
 #   the loss from about 14% to 0.1%. The paper's $\alpha = 0.25$ {eq}`eq-focal-alpha`
 #   down-weights the rare class, and helped here too.
+#
+# ## References
+#
+# - Su Jianlin (2017). [从loss的硬截断、软化到focal loss](https://kexue.fm/archives/4733)
+#   ("From hard truncation and softening of the loss to focal loss"). *kexue.fm*, 2017-12-25.
+# - Su Jianlin (2017). The article of his text-classification series that introduced the
+#   hard-truncated loss. *kexue.fm*, <https://kexue.fm/archives/4293>.
+# - Tsung-Yi Lin, Priya Goyal, Ross Girshick, Kaiming He and Piotr Dollár (2017). Focal Loss for
+#   Dense Object Detection. *IEEE International Conference on Computer Vision (ICCV 2017)*.
+#   [arXiv:1708.02002](https://arxiv.org/abs/1708.02002).
+# - Mariya Toneva, Alessandro Sordoni, Remi Tachet des Combes, Adam Trischler, Yoshua Bengio and
+#   Geoffrey J. Gordon (2019). An Empirical Study of Example Forgetting during Deep Neural Network
+#   Learning. *International Conference on Learning Representations (ICLR 2019)*.
+#   [arXiv:1812.05159](https://arxiv.org/abs/1812.05159).
+# - Diederik P. Kingma and Jimmy Ba (2015). Adam: A Method for Stochastic Optimization.
+#   *International Conference on Learning Representations (ICLR 2015)*.
+#   [arXiv:1412.6980](https://arxiv.org/abs/1412.6980).
+# - Fabian Pedregosa et al. (2011). Scikit-learn: Machine Learning in Python. *Journal of
+#   Machine Learning Research* 12, 2825–2830.
+#   [jmlr.org](https://jmlr.org/papers/v12/pedregosa11a.html).
 #
 # ## Exercises
 #
@@ -655,8 +762,10 @@ print(f"{n:,} logits, forward + backward, eager: BCE {bce * 1e3:.1f} ms, focal {
 # $\frac{\partial\mathrm{FL}^*}{\partial x} = -\frac{1}{\gamma}\,(1 - p^*_t)\,\gamma\,y = y\,(p^*_t - 1)$.
 #
 # ```python
-# x = torch.randn(5, dtype=torch.float64, requires_grad=True); y = torch.tensor([1., 0, 1, 0, 1], dtype=torch.float64)
-# print(fo.focal_star_bce(x, y, 1.0, 0.0) - F.binary_cross_entropy_with_logits(x, y))   # 0
+# x = torch.randn(5, dtype=torch.float64, requires_grad=True)
+# y = torch.tensor([1., 0, 1, 0, 1], dtype=torch.float64)
+# ce = F.binary_cross_entropy_with_logits(x, y)
+# print(fo.focal_star_bce(x, y, 1.0, 0.0) - ce)   # 0
 # ```
 # :::
 #
@@ -684,8 +793,11 @@ print(f"{n:,} logits, forward + backward, eager: BCE {bce * 1e3:.1f} ms, focal {
 # X_test, y_test = fo.imbalanced_moons(500, 100, seed=10_000)
 # for alpha in (0.25, 0.5, 0.75):
 #     model = fo.mlp(2, 1, seed=0, prior=0.01)
-#     fo.fit(lambda z, t: fo.focal_bce(z, t, 2.0, alpha), X, y, model=model, epochs=300, lr=0.01, seed=0)
-#     print(alpha, fo.average_precision(model(X_test).squeeze(-1).detach(), y_test))
+#     def loss(z, t):
+#         return fo.focal_bce(z, t, 2.0, alpha)
+#     fo.fit(loss, X, y, model=model, epochs=300, lr=0.01, seed=0)
+#     scores = model(X_test).squeeze(-1).detach()
+#     print(alpha, fo.average_precision(scores, y_test))
 # ```
 #
 # This run gives AP 0.995, 0.980 and 0.939. With $\alpha = 0.5$ the loss is half of plain

@@ -30,9 +30,9 @@
 # :::
 #
 # **Article.** Su Jianlin,
-# [“噪声对比估计”杂谈:曲径通幽之妙](https://kexue.fm/archives/5617) (kexue.fm, 2018-06-13),
-# roughly "Notes on noise contrastive estimation: a winding path to the goal". Su explains NCE as
-# a detour: instead of fitting a density whose normaliser cannot be computed, train a classifier
+# [“噪声对比估计”杂谈:曲径通幽之妙](https://kexue.fm/archives/5617)
+# ("Notes on noise contrastive estimation: a winding path to the goal"; kexue.fm, 2018-06-13).
+# Su explains NCE as a detour: instead of fitting a density whose normaliser cannot be computed, train a classifier
 # that separates real data from samples of a known noise distribution, and read the density off
 # the classifier. He argues that the detour arrives at the right place (the classifier's optimum is
 # the true density, with $\log Z$ learned as an ordinary parameter), then shows that word2vec's
@@ -48,23 +48,25 @@ import time
 import numpy as np
 import torch
 from scipy import integrate, special
-from tqdm.auto import tqdm
 
 import companion
 from companion import nce, style
+from companion.progress import tqdm
 from companion.widgets import Choice, demo
 
-# Every tensor in this chapter is small, and on a busy machine waking a second thread for each
-# small operation costs far more than it saves: one thread throughout (timings included).
+# Every tensor in this chapter is small, and on a busy machine waking a
+# second thread for each small operation costs far more than it saves:
+# one thread throughout (timings included).
 torch.set_num_threads(1)
 SEED = 0
-N_DATA = companion.budget(full=20_000, smoke=2_000)      # data points for the single fits
-N_REPS = companion.budget(full=100, smoke=10)            # replicates for the variance study
-N_VAR = companion.budget(full=2_000, smoke=500)          # data per replicate
-N_PAIRS = companion.budget(full=200_000, smoke=20_000)   # (word, context) pairs in the corpus
+N_DATA = companion.budget(full=20_000, smoke=2_000)     # data per single fit
+N_REPS = companion.budget(full=100, smoke=10)           # variance replicates
+N_VAR = companion.budget(full=2_000, smoke=500)         # data per replicate
+N_PAIRS = companion.budget(full=200_000, smoke=20_000)  # (word, context) pairs
 SGD_STEPS = companion.budget(full=1_500, smoke=400)
-print(f"{N_DATA:,} data per fit; {N_REPS} replicates of {N_VAR:,} for variances; "
-      f"{N_PAIRS:,} word pairs, {SGD_STEPS:,} SGD steps")
+print(f"{N_DATA:,} data per fit; {N_REPS} replicates of {N_VAR:,} "
+      f"for variances;")
+print(f"{N_PAIRS:,} word pairs, {SGD_STEPS:,} SGD steps")
 
 # %% [markdown]
 # ## The normaliser problem
@@ -95,11 +97,14 @@ print(f"{N_DATA:,} data per fit; {N_REPS} replicates of {N_VAR:,} for variances;
 # quadrature.
 
 # %%
+print(f"{'a':>4} {'b':>5} {'Z by quadrature':>16} {'Z by Bessel':>14} "
+      f"{'log Z':>9}")
 for a, b in [(0.5, 0.25), (1.0, 1.0), (0.1, 0.05), (2.0, 1.0)]:
     z_quad = math.exp(nce.quartic_log_z(a, b))
-    z_bessel = 0.5 * math.sqrt(a / b) * special.kve(0.25, a * a / (8 * b))   # kve = K e^{q}
-    print(f"a = {a:4}, b = {b:4}:  Z by quadrature {z_quad:.9f}, by the Bessel form {z_bessel:.9f}, "
-          f"log Z = {math.log(z_quad):.6f}")
+    t = a * a / (8 * b)
+    z_bessel = 0.5 * math.sqrt(a / b) * special.kve(0.25, t)  # kve = K e^t
+    print(f"{a:4} {b:5} {z_quad:16.9f} {z_bessel:14.9f} "
+          f"{math.log(z_quad):9.6f}")
     assert math.isclose(z_quad, z_bessel, rel_tol=1e-10)
 
 # %% [markdown]
@@ -111,8 +116,10 @@ for a, b in [(0.5, 0.25), (1.0, 1.0), (0.1, 0.05), (2.0, 1.0)]:
 # classifier be the model's energy shifted by a learned offset $\gamma$:
 #
 # $$
-# p(1\mid x) = \sigma\big(G(x;\theta) - \gamma\big),\qquad
-# \min_{\theta,\gamma}\; -\mathbb E_{x\sim p_d}\log p(1\mid x) - \mathbb E_{x\sim p_n}\log p(0\mid x),
+# \begin{aligned}
+# &p(1\mid x) = \sigma\big(G(x;\theta) - \gamma\big),\\
+# &\min_{\theta,\gamma}\; -\mathbb E_{x\sim p_d}\log p(1\mid x) - \mathbb E_{x\sim p_n}\log p(0\mid x),
+# \end{aligned}
 # $$ (eq-su)
 #
 # with $\sigma(t) = 1/(1+e^{-t})$ and $p_d$ the data distribution. Gutmann and Hyvärinen's
@@ -120,8 +127,10 @@ for a, b in [(0.5, 0.25), (1.0, 1.0), (0.1, 0.05), (2.0, 1.0)]:
 # density into the logit explicitly, with $c$ standing for $\log Z$:
 #
 # $$
-# h(x) = G(x;\theta) - c - \log\big(\nu\,p_n(x)\big),\qquad
-# J(\theta, c) = -\mathbb E_{p_d}\log\sigma\big(h(x)\big) - \nu\,\mathbb E_{p_n}\log\big(1-\sigma(h(x))\big).
+# \begin{aligned}
+# h(x) &= G(x;\theta) - c - \log\big(\nu\,p_n(x)\big),\\
+# J(\theta, c) &= -\mathbb E_{p_d}\log\sigma\big(h(x)\big) - \nu\,\mathbb E_{p_n}\log\big(1-\sigma(h(x))\big).
+# \end{aligned}
 # $$ (eq-nce)
 #
 # Su's form is the case $\nu = 1$ with a uniform $p_n = U$: then $\log p_n$ is a constant that
@@ -130,22 +139,30 @@ for a, b in [(0.5, 0.25), (1.0, 1.0), (0.1, 0.05), (2.0, 1.0)]:
 # hand-made numbers, and in Su's special case.
 
 # %%
-g_data, g_noise = torch.tensor([0.5, -1.0]), torch.tensor([0.2, 0.3, -0.4, 1.0])
-log_pn_data, log_pn_noise = torch.tensor([-1.0, -2.0]), torch.tensor([-1.5, -0.5, -3.0, -1.0])
+g_data = torch.tensor([0.5, -1.0])
+g_noise = torch.tensor([0.2, 0.3, -0.4, 1.0])
+log_pn_data = torch.tensor([-1.0, -2.0])
+log_pn_noise = torch.tensor([-1.5, -0.5, -3.0, -1.0])
 c, nu = 0.3, 2.0
-h = lambda g, lp: g - c - math.log(nu * math.exp(lp))                      # eq. (eq-nce)
-by_hand = (-np.mean([math.log(1 / (1 + math.exp(-h(g, lp)))) for g, lp in zip(g_data.tolist(), log_pn_data.tolist())])
-           - nu * np.mean([math.log(1 - 1 / (1 + math.exp(-h(g, lp)))) for g, lp in zip(g_noise.tolist(), log_pn_noise.tolist())]))
+h = lambda g, lp: g - c - math.log(nu * math.exp(lp))      # eq. (eq-nce)
+sigma = lambda t: 1 / (1 + math.exp(-t))
+on_data = zip(g_data.tolist(), log_pn_data.tolist())
+on_noise = zip(g_noise.tolist(), log_pn_noise.tolist())
+by_hand = (-np.mean([math.log(sigma(h(g, lp))) for g, lp in on_data])
+           - nu * np.mean([math.log(1 - sigma(h(g, lp)))
+                           for g, lp in on_noise]))
 ours = nce.nce_loss(g_data, g_noise, log_pn_data, log_pn_noise, c, nu).item()
 print(f"nce_loss {ours:.6f}, by hand {by_hand:.6f}")
 assert math.isclose(ours, by_hand, rel_tol=1e-6)
 
-L, gamma = 4.0, -1.2                                    # Su: uniform noise on [-L, L], offset gamma
+L, gamma = 4.0, -1.2       # Su: uniform noise on [-L, L], offset gamma
 su = (-torch.log(torch.sigmoid(g_data[:2] - gamma)).mean()
       - torch.log(1 - torch.sigmoid(g_noise[:2] - gamma)).mean()).item()
 log_u = -math.log(2 * L)
+via_nce = nce.nce_loss(g_data, g_noise[:2], log_u, log_u, gamma - log_u,
+                       nu=1)
 print(f"Su's loss {su:.6f}; nce_loss with nu = 1 and c = gamma - log U: "
-      f"{nce.nce_loss(g_data, g_noise[:2], log_u, log_u, gamma - log_u, nu=1).item():.6f}")
+      f"{via_nce.item():.6f}")
 
 # %% [markdown]
 # ## Why the classifier finds the density
@@ -156,17 +173,22 @@ print(f"Su's loss {su:.6f}; nce_loss with nu = 1 and c = gamma - log U: "
 # model,
 #
 # $$
+# \begin{aligned}
 # J(\theta, c) = \int \big(p_d(x) + \nu\,p_n(x)\big)\;
-# \mathrm{KL}\Big(\mathrm{Bernoulli}\big(\tilde p(1\mid x)\big)\,\Big\|\,\mathrm{Bernoulli}\big(\sigma(h(x))\big)\Big)\,dx + \text{const}.
+# &\mathrm{KL}\Big(\mathrm{Bernoulli}\big(\tilde p(1\mid x)\big)\\
+# &\quad\Big\|\,\mathrm{Bernoulli}\big(\sigma(h(x))\big)\Big)\,dx + \text{const}.
+# \end{aligned}
 # $$ (eq-kl)
 #
 # Every KL term is non-negative and zero only where the model's posterior equals the true one.
 # If the model family contains the truth, the minimum is there, and
 #
 # $$
+# \begin{aligned}
 # \sigma(h(x)) = \frac{p_d(x)}{p_d(x) + \nu p_n(x)}
-# \iff h(x) = \log\frac{p_d(x)}{\nu\,p_n(x)}
-# \iff G(x;\theta) - c = \log p_d(x).
+# &\iff h(x) = \log\frac{p_d(x)}{\nu\,p_n(x)}\\
+# &\iff G(x;\theta) - c = \log p_d(x).
+# \end{aligned}
 # $$ (eq-consistency)
 #
 # The energy minus the offset *is* the normalised log-density, so $c = \log Z$: the normaliser is
@@ -187,20 +209,26 @@ gen = torch.Generator().manual_seed(SEED)
 n_mc = companion.budget(full=500_000, smoke=50_000)
 x_d = nce.sample_quartic(a0, b0, n_mc, gen)
 x_n = noise.sample(int(nu * n_mc), gen)
-phi = lambda x: torch.stack([-x**2, -x**4, -torch.ones_like(x)], 1)       # dh / d(a, b, c)
+lp_d, lp_n = noise.log_prob(x_d), noise.log_prob(x_n)
+# dh / d(a, b, c):
+phi = lambda x: torch.stack([-x**2, -x**4, -torch.ones_like(x)], 1)
 
 for offset in (0.0, 0.03):
-    theta = torch.tensor([a0, b0, log_z0 + offset], dtype=torch.float64, requires_grad=True)
+    theta = torch.tensor([a0, b0, log_z0 + offset], dtype=torch.float64,
+                         requires_grad=True)
     g_of = lambda x: -theta[0] * x**2 - theta[1] * x**4
-    loss = nce.nce_loss(g_of(x_d), g_of(x_n), noise.log_prob(x_d), noise.log_prob(x_n), theta[2], nu)
+    loss = nce.nce_loss(g_of(x_d), g_of(x_n), lp_d, lp_n, theta[2], nu)
     (grad,) = torch.autograd.grad(loss, theta)
-    # Standard error from the per-sample terms: weight sigma(-h) on data, nu sigma(h) on noise.
+    # Standard error from the per-sample terms: weight sigma(-h) on data,
+    # nu sigma(h) on noise.
     with torch.no_grad():
-        w_d = torch.sigmoid(-nce.nce_logit(g_of(x_d), noise.log_prob(x_d), theta[2], nu))
-        w_n = nu * torch.sigmoid(nce.nce_logit(g_of(x_n), noise.log_prob(x_n), theta[2], nu))
-        se = torch.sqrt((w_d[:, None] * phi(x_d)).var(0) / n_mc + (w_n[:, None] * phi(x_n)).var(0) / x_n.numel())
-    print(f"c = log Z {offset:+.2f}: gradient / standard error = "
-          + ", ".join(f"{v:+.2f}" for v in (grad / se).tolist()) + "  (a, b, c)")
+        w_d = torch.sigmoid(-nce.nce_logit(g_of(x_d), lp_d, theta[2], nu))
+        w_n = nu * torch.sigmoid(nce.nce_logit(g_of(x_n), lp_n, theta[2], nu))
+        se = torch.sqrt((w_d[:, None] * phi(x_d)).var(0) / n_mc
+                        + (w_n[:, None] * phi(x_n)).var(0) / x_n.numel())
+    z = ", ".join(f"{v:+.2f}" for v in (grad / se).tolist())
+    print(f"c = log Z {offset:+.2f}: gradient / standard error = {z}"
+          "  (a, b, c)")
     if offset == 0.0:
         assert ((grad / se).abs() < 4).all()
 
@@ -227,12 +255,16 @@ x_d = nce.sample_quartic(a0, b0, N_DATA, gen)
 x_n = su_noise.sample(N_DATA, gen)
 # Fitted in the form of eq. (eq-nce); Su's offset is gamma = c + log U.
 fit_su = nce.fit_quartic_nce(x_d, x_n, su_noise, nu=1.0)
-gamma_hat = fit_su.log_z.item() + math.log(su_noise.pdf(0.0))     # gamma = c + log U
-sd = math.sqrt(nce.nce_asymptotic_covariance(a0, b0, su_noise, 1.0)[2, 2] / N_DATA)
-print(f"{N_DATA:,} data + {N_DATA:,} uniform noise samples, {fit_su.iterations} Newton steps")
-print(f"a = {fit_su.a.item():.3f} (true {a0}), b = {fit_su.b.item():.3f} (true {b0})")
-print(f"gamma = {gamma_hat:.4f};  gamma + log 8 = {gamma_hat + math.log(8):.4f};  "
-      f"true log Z = {log_z0:.4f}  (predicted sd {sd:.4f})")
+gamma_hat = fit_su.log_z.item() + math.log(su_noise.pdf(0.0))  # c + log U
+cov = nce.nce_asymptotic_covariance(a0, b0, su_noise, 1.0)
+sd = math.sqrt(cov[2, 2] / N_DATA)
+print(f"{N_DATA:,} data + {N_DATA:,} uniform noise samples, "
+      f"{fit_su.iterations} Newton steps")
+print(f"a = {fit_su.a.item():.3f} (true {a0}), "
+      f"b = {fit_su.b.item():.3f} (true {b0})")
+print(f"gamma = {gamma_hat:.4f};  "
+      f"gamma + log 8 = {gamma_hat + math.log(8):.4f}")
+print(f"true log Z = {log_z0:.4f}  (predicted sd {sd:.4f})")
 assert abs(gamma_hat + math.log(8) - log_z0) < 4 * sd
 
 # %% [markdown]
@@ -240,16 +272,17 @@ assert abs(gamma_hat + math.log(8) - log_z0) < 4 * sd
 # noise samples) gave $\gamma + \log 8 = 0.6705$, half a standard deviation from the truth; ours
 # is as close.
 #
-# Move the model's parameters and the noise-to-data ratio $\nu$ below (Gaussian noise of unit
-# width here). The left panel shows the data, the true density and the NCE fit
+# Move the model's parameters and the noise-to-data ratio $\nu$ in {numref}`fig-nce-quartic-fit`
+# (Gaussian noise of unit width here). The left panel shows the data, the true density and the NCE fit
 # $e^{G(x;\hat\theta) - \hat c}$; the right panel is the *classifier view*: the fitted
 # $\sigma(h(x))$, the probability that a point is data, against the Bayes-optimal posterior
 # $p_d/(p_d + \nu p_n)$ of {eq}`eq-consistency`. The two curves coincide when the fit is good: the
 # classifier *is* the density model.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "NCE on the quartic model $e^{-a x^2 - b x^4}$ with unit Gaussian noise. Left: the data, the true density and the NCE fit $e^{G - \\hat c}$; right: the fitted classifier $\\sigma(h(x))$ against the Bayes-optimal posterior $p_d/(p_d + \\nu p_n)$; the two coincide when the fit is good.", "name": "fig-nce-quartic-fit"}} tags=["hide-input"]
 demo(functools.partial(nce.plot_quartic_nce, noise="gaussian", width=1.0),
-     a=Choice([0.1, 0.5, 1.0, 2.0], value=0.5), b=Choice([0.05, 0.25, 1.0], value=0.25),
+     a=Choice([0.1, 0.5, 1.0, 2.0], value=0.5),
+     b=Choice([0.05, 0.25, 1.0], value=0.25),
      nu=Choice([1.0, 5.0, 25.0], value=1.0, label="ν"))
 
 # %% [markdown]
@@ -261,8 +294,10 @@ demo(functools.partial(nce.plot_quartic_nce, noise="gaussian", width=1.0),
 # $P_\nu(x) = \nu p_n/(p_d + \nu p_n)$, the probability that the classifier calls $x$ noise,
 #
 # $$
-# N\,\mathrm{Cov}(\hat\theta, \hat c) \to I_\nu^{-1} - \Big(1 + \frac1\nu\Big) I_\nu^{-1} m\,m^\top I_\nu^{-1},
-# \qquad I_\nu = \mathbb E_{p_d}\big[P_\nu\,\phi\phi^\top\big],\quad m = \mathbb E_{p_d}\big[P_\nu\,\phi\big].
+# \begin{aligned}
+# N\,\mathrm{Cov}(\hat\theta, \hat c) &\to I_\nu^{-1} - \Big(1 + \frac1\nu\Big) I_\nu^{-1} m\,m^\top I_\nu^{-1},\\
+# I_\nu &= \mathbb E_{p_d}\big[P_\nu\,\phi\phi^\top\big],\qquad m = \mathbb E_{p_d}\big[P_\nu\,\phi\big].
+# \end{aligned}
 # $$ (eq-nce-cov)
 #
 # (It follows from the sandwich formula: at the optimum the Hessian of $J$ and the covariance of
@@ -278,7 +313,7 @@ demo(functools.partial(nce.plot_quartic_nce, noise="gaussian", width=1.0),
 
 # %%
 def replicate_sd(noise, nu, seed):
-    """Standard deviation of c-hat over N_REPS independent fits, times sqrt(N)."""
+    """Standard deviation of c-hat over N_REPS fits, times sqrt(N)."""
     gen = torch.Generator().manual_seed(seed)
     x_d = nce.sample_quartic(a0, b0, (N_REPS, N_VAR), gen)
     x_n = noise.sample((N_REPS, int(nu * N_VAR)), gen)
@@ -291,37 +326,57 @@ def theory_sd(noise, nu):
     return math.sqrt(nce.nce_asymptotic_covariance(a0, b0, noise, nu)[2, 2])
 
 
-shifts, widths, nus = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5], [0.25, 0.5, 1.0, 2.0, 4.0, 8.0], [1, 2, 5, 10, 25]
-settings = ([("shift", s, nce.Noise1D("gaussian", s, 1.0), 1.0) for s in shifts]
-            + [("gaussian width", w, nce.Noise1D("gaussian", 0.0, w), 1.0) for w in widths]
-            + [("uniform width", w, nce.Noise1D("uniform", 0.0, w), 1.0) for w in widths[1:]]
-            + [("nu", v, nce.Noise1D("gaussian", 0.0, 1.0), float(v)) for v in nus])
+shifts = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+widths = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
+nus = [1, 2, 5, 10, 25]
+settings = (
+    [("shift", s, nce.Noise1D("gaussian", s, 1.0), 1.0) for s in shifts]
+    + [("gaussian width", w, nce.Noise1D("gaussian", 0.0, w), 1.0)
+       for w in widths]
+    + [("uniform width", w, nce.Noise1D("uniform", 0.0, w), 1.0)
+       for w in widths[1:]]
+    + [("nu", v, nce.Noise1D("gaussian", 0.0, 1.0), float(v)) for v in nus])
 study = {}
-for i, (kind, value, noise, nu) in enumerate(tqdm(settings, desc="replicated fits")):
-    study[kind, value] = (replicate_sd(noise, nu, SEED + i), theory_sd(noise, nu))
-print(f"sd of c-hat x sqrt(N), {N_REPS} replicates of N = {N_VAR:,} (the replicate sd itself "
-      f"is uncertain by about {100 / math.sqrt(2 * N_REPS):.0f} %):")
+for i, setting in enumerate(tqdm(settings, desc="replicated fits")):
+    kind, value, noise, nu = setting
+    study[kind, value] = (replicate_sd(noise, nu, SEED + i),
+                          theory_sd(noise, nu))
+print(f"sd of c-hat x sqrt(N), {N_REPS} replicates of N = {N_VAR:,}")
+print(f"(the replicate sd itself is uncertain by about "
+      f"{100 / math.sqrt(2 * N_REPS):.0f} %):")
 for (kind, value), (emp, th) in study.items():
     print(f"  {kind:15s} {value:5}:  replicates {emp:7.2f}   theory {th:7.2f}")
-mle_sd = math.sqrt(nce.nce_asymptotic_covariance(a0, b0, nce.Noise1D(), math.inf)[2, 2])
+ml_cov = nce.nce_asymptotic_covariance(a0, b0, nce.Noise1D(), math.inf)
+mle_sd = math.sqrt(ml_cov[2, 2])
 print(f"maximum likelihood (nu -> infinity): {mle_sd:.3f}")
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Standard deviation of $\\hat c$ (times $\\sqrt N$): asymptotic theory (lines) against independent replicates (markers), as the noise shifts away from the data, as its width changes, and as $\\nu$ grows towards maximum likelihood (dashed).", "name": "fig-nce-noise-choice"}, "image": {"alt": "Three panels of the standard deviation of the estimated log normaliser. Left: it rises steeply as a unit Gaussian noise is shifted from 0 to 2.6 away from the data. Middle, on a log scale of noise width: a broad minimum for Gaussian noise about as wide as the data, rising for narrower or wider noise, with a separate curve for uniform noise. Right: it falls as the number of noise samples per datum grows from 1 to 30, towards the dashed maximum-likelihood level. The replicate markers lie on the theory curves."}} tags=["hide-input"]
 fig, axes = style.figure(1, 3, width=10.5, height=3.3)
-panels = [("shift", "Gaussian noise N(μ, 1): shift μ", np.linspace(0, 2.6, 27), lambda s: nce.Noise1D("gaussian", s, 1.0), lambda s: 1.0),
-          ("gaussian width", "noise width (Gaussian sd or uniform half-width)", np.geomspace(0.2, 10, 30), lambda w: nce.Noise1D("gaussian", 0, w), lambda w: 1.0),
-          ("nu", "ν (noise samples per datum)", np.geomspace(1, 30, 20), lambda v: nce.Noise1D("gaussian", 0, 1.0), lambda v: float(v))]
+gauss = lambda loc, width: nce.Noise1D("gaussian", loc, width)
+panels = [  # (kind, x label, grid, noise at x, nu at x)
+    ("shift", "Gaussian noise N(μ, 1): shift μ", np.linspace(0, 2.6, 27),
+     lambda s: gauss(s, 1.0), lambda s: 1.0),
+    ("gaussian width", "noise width (Gaussian sd or uniform half-width)",
+     np.geomspace(0.2, 10, 30), lambda w: gauss(0, w), lambda w: 1.0),
+    ("nu", "ν (noise samples per datum)", np.geomspace(1, 30, 20),
+     lambda v: gauss(0, 1.0), lambda v: float(v)),
+]
+replicates = lambda kind: zip(*[(v, e) for (k, v), (e, _) in study.items()
+                                if k == kind])
 for ax, (kind, label, grid, make, nu_of) in zip(axes, panels):
-    ax.plot(grid, [theory_sd(make(v), nu_of(v)) for v in grid], color=style.COLORS[0], label="theory")
-    pts = [(v, e) for (k, v), (e, _) in study.items() if k == kind]
-    ax.plot(*zip(*pts), "o", color=style.COLORS[0], label="replicates")
+    theory = [theory_sd(make(v), nu_of(v)) for v in grid]
+    ax.plot(grid, theory, color=style.COLORS[0], label="theory")
+    ax.plot(*replicates(kind), "o", color=style.COLORS[0], label="replicates")
     ax.set(xlabel=label)
 axes[1].set_xscale("log")
 uni = np.geomspace(0.3, 10, 30)
-axes[1].plot(uni, [theory_sd(nce.Noise1D("uniform", 0, w), 1.0) for w in uni], color=style.COLORS[1], label="uniform: theory")
-axes[1].plot(*zip(*[(v, e) for (k, v), (e, _) in study.items() if k == "uniform width"]), "s", color=style.COLORS[1], label="uniform: replicates")
+uni_sd = [theory_sd(nce.Noise1D("uniform", 0, w), 1.0) for w in uni]
+axes[1].plot(uni, uni_sd, color=style.COLORS[1], label="uniform: theory")
+axes[1].plot(*replicates("uniform width"), "s", color=style.COLORS[1],
+             label="uniform: replicates")
 axes[2].set_xscale("log")
-axes[2].axhline(mle_sd, color="black", ls="--", lw=1, label="maximum likelihood")
+axes[2].axhline(mle_sd, color="black", ls="--", lw=1,
+                label="maximum likelihood")
 axes[0].set(ylabel=r"sd of $\hat c$ $\times\sqrt{N}$")
 for ax in axes:
     ax.legend(fontsize=7)
@@ -342,12 +397,14 @@ fig
 # - **More noise helps, with diminishing returns**: the variance falls towards that of maximum
 #   likelihood, which already at $\nu = 25$ is within a few percent.
 #
-# The same panel as before, now with the noise under your control (with $a = 0.5$, $b = 0.25$).
-# The title shows the asymptotic standard deviation of $\hat c$.
+# The same panel as before, now with the noise under your control (with $a = 0.5$, $b = 0.25$),
+# in {numref}`fig-nce-noise-panel`. The title shows the asymptotic standard deviation of
+# $\hat c$.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The NCE fit of $e^{-0.5 x^2 - 0.25 x^4}$ with the noise under control: its kind (Gaussian or uniform), its width and $\\nu$. Watch the fit and the asymptotic standard deviation of $\\hat c$ in the left title.", "name": "fig-nce-noise-panel"}} tags=["hide-input"]
 demo(functools.partial(nce.plot_quartic_nce, a=0.5, b=0.25),
-     noise=Choice(["gaussian", "uniform"]), width=Choice([0.5, 1.0, 2.0, 4.0], value=1.0),
+     noise=Choice(["gaussian", "uniform"]),
+     width=Choice([0.5, 1.0, 2.0, 4.0], value=1.0),
      nu=Choice([1.0, 5.0, 25.0], value=1.0, label="ν"))
 
 # %% [markdown]
@@ -373,9 +430,11 @@ demo(functools.partial(nce.plot_quartic_nce, a=0.5, b=0.25),
 # $\sigma(s) = \#(w,c)/(\#(w,c) + k\,\#(w)\,q(c))$, that is (Levy and Goldberg 2014),
 #
 # $$
-# \langle u_w, v_c\rangle = \log\frac{\#(w,c)}{\#(w)\,q(c)} - \log k
-# \;\overset{q\,=\,\text{unigram}}{=}\; \log\frac{p(w,c)}{p(w)\,p(c)} - \log k
+# \begin{aligned}
+# \langle u_w, v_c\rangle &= \log\frac{\#(w,c)}{\#(w)\,q(c)} - \log k\\
+# &\overset{q\,=\,\text{unigram}}{=}\; \log\frac{p(w,c)}{p(w)\,p(c)} - \log k
 # = \mathrm{PMI}(w,c) - \log k .
+# \end{aligned}
 # $$ (eq-shifted-pmi)
 #
 # With Su's single negative, $k = 1$, the inner product is the pointwise mutual information. Su
@@ -394,20 +453,30 @@ demo(functools.partial(nce.plot_quartic_nce, a=0.5, b=0.25),
 # %%
 gen = torch.Generator().manual_seed(SEED)
 V = 30
-centres, contexts, joint = nce.topic_corpus(V, n_topics=3, n_pairs=N_PAIRS, generator=gen)
+centres, contexts, joint = nce.topic_corpus(V, n_topics=3, n_pairs=N_PAIRS,
+                                            generator=gen)
 counts = torch.zeros(V, V, dtype=torch.float64)
-counts.index_put_((centres, contexts), torch.ones(N_PAIRS, dtype=torch.float64), accumulate=True)
-print(f"{N_PAIRS:,} pairs over {V} words; the most frequent word is {counts.sum(0).max() / counts.sum(0).min():.0f}"
-      f" times as frequent as the rarest; smallest cell count {int(counts.min())}")
+ones = torch.ones(N_PAIRS, dtype=torch.float64)
+counts.index_put_((centres, contexts), ones, accumulate=True)
+freq = counts.sum(0)
+print(f"{N_PAIRS:,} pairs over {V} words; smallest cell count "
+      f"{int(counts.min())}")
+print(f"the most frequent word is {freq.max() / freq.min():.0f} times "
+      f"as frequent as the rarest")
 
 k = 5
-s_star = nce.shifted_pmi(joint, k).requires_grad_()      # pairs drawn from the topic model itself
+# pairs drawn from the topic model itself:
+s_star = nce.shifted_pmi(joint, k).requires_grad_()
 loss_star = nce.sgns_population_loss(s_star, joint, k)
 (grad,) = torch.autograd.grad(loss_star, s_star)
-bumps = [nce.sgns_population_loss(s_star.detach() + 0.05 * torch.randn(V, V, generator=gen, dtype=torch.float64),
-                                  joint, k).item() - loss_star.item() for _ in range(5)]
-print(f"k = {k}: at PMI - log k the expected loss has gradient of size {grad.abs().max():.1e}; "
-      f"random nudges of the scores raise it by {min(bumps):.1e} or more")
+bumps = []
+for _ in range(5):
+    nudge = 0.05 * torch.randn(V, V, generator=gen, dtype=torch.float64)
+    nudged = nce.sgns_population_loss(s_star.detach() + nudge, joint, k)
+    bumps.append(nudged.item() - loss_star.item())
+print(f"k = {k}: at PMI - log k the expected loss has gradient of size "
+      f"{grad.abs().max():.1e};")
+print(f"random nudges of the scores raise it by {min(bumps):.1e} or more")
 assert grad.abs().max() < 1e-12 and min(bumps) > 0
 
 # %% [markdown]
@@ -417,17 +486,23 @@ assert grad.abs().max() < 1e-12 and min(bumps) > 0
 # whose gradient signal is proportional to their frequency.
 
 # %%
-scores, losses = nce.train_sgns(centres, contexts, V, k=1, alpha=1.0, steps=SGD_STEPS, seed=SEED)
+scores, losses = nce.train_sgns(centres, contexts, V, k=1, alpha=1.0,
+                                steps=SGD_STEPS, seed=SEED)
 pmi = nce.shifted_pmi(counts, 1)
 weight = counts / counts.sum()
-both = (counts > 0) & (counts.T > 0)      # cells seen in both directions (all of them, in full runs)
-rms = math.sqrt(float((weight * (scores - pmi) ** 2)[both].sum()))
-print(f"k = 1, unigram noise: loss {losses[:100].mean():.3f} -> {losses[-100:].mean():.3f}; "
-      f"frequency-weighted RMS distance to PMI {rms:.3f} (PMI ranges over "
-      f"{pmi[both].min():.2f}..{pmi[both].max():.2f})")
-cond = torch.log(counts / counts.sum(1, keepdim=True))          # log p(c | w)
-asym = lambda m: math.sqrt(float((weight * (m - m.T) ** 2)[both].sum()))
-print(f"asymmetry |S - S^T| (weighted RMS): learned scores {asym(scores):.3f}, PMI {asym(pmi):.3f}, "
+# cells seen in both directions (all of them, in full runs)
+both = (counts > 0) & (counts.T > 0)
+# frequency-weighted root mean square over those cells
+wrms = lambda m: math.sqrt(float((weight * m ** 2)[both].sum()))
+rms = wrms(scores - pmi)
+print(f"k = 1, unigram noise: loss {losses[:100].mean():.3f} -> "
+      f"{losses[-100:].mean():.3f}")
+print(f"frequency-weighted RMS distance to PMI {rms:.3f} "
+      f"(PMI ranges over {pmi[both].min():.2f}..{pmi[both].max():.2f})")
+cond = torch.log(counts / counts.sum(1, keepdim=True))     # log p(c | w)
+asym = lambda m: wrms(m - m.T)
+print("asymmetry |S - S^T| (weighted RMS):")
+print(f"  learned scores {asym(scores):.3f}, PMI {asym(pmi):.3f}, "
       f"log p(c|w) {asym(cond):.3f}")
 assert rms < 0.15
 
@@ -438,9 +513,9 @@ assert rms < 0.15
 # With $\alpha = 0.75$ they follow the general form in {eq}`eq-shifted-pmi`,
 # $\log\frac{\#(w,c)}{\#(w)\,q(c)} - \log k$ (left panel), which is no longer PMI: it is PMI plus
 # $\log\frac{p(c)}{q(c)}$, larger for frequent contexts, which $\#^{3/4}$ samples less often than
-# they occur (right panel).
+# they occur (right panel of {numref}`fig-nce-negative-sampling`).
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Skip-gram scores learned with $k$ negatives from $q \\propto \\#(c)^\\alpha$ on the 30-word corpus, one dot per word pair. Left: against the closed form $\\log\\frac{\\#(w,c)}{\\#(w)\\,q(c)} - \\log k$ for this noise; right: against $\\mathrm{PMI} - \\log k$, which they match only for $\\alpha = 1$.", "name": "fig-nce-negative-sampling"}} tags=["hide-input"]
 demo(nce.plot_negative_sampling, k=Choice([1, 2, 5, 10, 15], value=1),
      alpha=Choice([1.0, 0.75], value=1.0, label="α"))
 
@@ -456,12 +531,13 @@ demo(nce.plot_negative_sampling, k=Choice([1, 2, 5, 10, 15], value=1),
 
 # %%
 a_hat, b_hat, c_hat = fit_su.a.item(), fit_su.b.item(), fit_su.log_z.item()
-mass = integrate.quad(lambda x: math.exp(-a_hat * x * x - b_hat * x**4 - c_hat), -np.inf, np.inf)[0]
+fitted = lambda x: math.exp(-a_hat * x * x - b_hat * x**4 - c_hat)
+mass = integrate.quad(fitted, -np.inf, np.inf)[0]
 print(f"quartic fit: integral of exp(G - c) = {mass:.4f}")
 q = counts.sum(0) / counts.sum()
 row_sums = (1 * q * scores.exp()).sum(1)
-print(f"negative sampling, k = 1: sum_c k q(c) exp(s_wc) over the {V} words ranges "
-      f"{row_sums.min():.3f}..{row_sums.max():.3f}")
+print(f"negative sampling, k = 1: sum_c k q(c) exp(s_wc) over the {V} words")
+print(f"ranges {row_sums.min():.3f}..{row_sums.max():.3f}")
 assert abs(mass - 1) < 0.05 and (row_sums - 1).abs().max() < 0.15
 
 # %% [markdown]
@@ -483,12 +559,13 @@ def step_times(vocab, batch=256, dim=64, k=10, repeats=3):
     torch.manual_seed(SEED)                   # the embeddings' initial values
     emb_in = torch.nn.Embedding(vocab, dim, sparse=True)
     emb_out = torch.nn.Embedding(vocab, dim, sparse=True)
-    sampler = nce.NoiseSampler.unigram(1.0 / torch.arange(1, vocab + 1), alpha=0.75)
+    zipf = 1.0 / torch.arange(1, vocab + 1)
+    sampler = nce.NoiseSampler.unigram(zipf, alpha=0.75)
     w, c = sampler.sample(batch, gen), sampler.sample(batch, gen)
 
     def negative_sampling():
-        loss = nce.negative_sampling_loss(emb_in(w), emb_out(c), emb_out(sampler.sample((batch, k), gen)))
-        loss.backward()
+        neg = emb_out(sampler.sample((batch, k), gen))
+        nce.negative_sampling_loss(emb_in(w), emb_out(c), neg).backward()
 
     def full_softmax():
         nce.full_softmax_loss(emb_in(w), emb_out.weight, c).backward()
@@ -506,10 +583,13 @@ def step_times(vocab, batch=256, dim=64, k=10, repeats=3):
     return best
 
 
-print(f"{'V':>9s} {'negative sampling':>18s} {'full softmax':>14s} {'ratio':>8s}")
-for vocab in companion.budget(full=[1_000, 10_000, 100_000], smoke=[1_000, 10_000]):
+print(f"{'V':>9s} {'negative sampling':>18s} {'full softmax':>14s} "
+      f"{'ratio':>8s}")
+for vocab in companion.budget(full=[1_000, 10_000, 100_000],
+                              smoke=[1_000, 10_000]):
     ns, full = step_times(vocab)
-    print(f"{vocab:9,d} {ns * 1e3:15.2f} ms {full * 1e3:11.2f} ms {full / ns:7.0f}x")
+    print(f"{vocab:9,d} {ns * 1e3:15.2f} ms {full * 1e3:11.2f} ms "
+          f"{full / ns:7.0f}x")
 
 # %% [markdown]
 # The negative-sampling column stays flat while the full softmax grows in proportion to $V$.
@@ -525,14 +605,20 @@ for vocab in companion.budget(full=[1_000, 10_000, 100_000], smoke=[1_000, 10_00
 vocab, batch, dim, k = 100_000, 256, 64, 10
 gen = torch.Generator().manual_seed(SEED)
 torch.manual_seed(SEED)
-emb_in, emb_out = (torch.nn.Embedding(vocab, dim, sparse=True) for _ in range(2))
-sampler = nce.NoiseSampler.unigram(1.0 / torch.arange(1, vocab + 1), alpha=0.75)
+emb_in, emb_out = (torch.nn.Embedding(vocab, dim, sparse=True)
+                   for _ in range(2))
+zipf = 1.0 / torch.arange(1, vocab + 1)
+sampler = nce.NoiseSampler.unigram(zipf, alpha=0.75)
 w, c = sampler.sample(batch, gen), sampler.sample(batch, gen)
-nce.negative_sampling_loss(emb_in(w), emb_out(c), emb_out(sampler.sample((batch, k), gen))).backward()
+neg = emb_out(sampler.sample((batch, k), gen))
+nce.negative_sampling_loss(emb_in(w), emb_out(c), neg).backward()
 grad = emb_out.weight.grad.coalesce()
-print(f"V = {vocab:,}: the output gradient is sparse with {grad.indices().shape[1]:,} distinct rows "
-      f"(at most B (k + 1) = {batch * (k + 1):,}); a dense one has {vocab:,} rows")
-assert grad.is_sparse and grad.indices().shape[1] <= batch * (k + 1)
+rows = grad.indices().shape[1]
+print(f"V = {vocab:,}: the output gradient is sparse with {rows:,} distinct "
+      f"rows")
+print(f"(at most B (k + 1) = {batch * (k + 1):,}); a dense one has "
+      f"{vocab:,} rows")
+assert grad.is_sparse and rows <= batch * (k + 1)
 
 # %% [markdown]
 # ## Summary
@@ -550,6 +636,32 @@ assert grad.is_sparse and grad.indices().shape[1] <= batch * (k + 1)
 #   self-normalised.
 # - A step costs $O(B\,k\,d)$ instead of $O(B\,V\,d)$, with a sparse gradient and an $O(1)$ noise
 #   sampler: flat in the vocabulary size.
+#
+# ## References
+#
+# - Su Jianlin (2018). [“噪声对比估计”杂谈:曲径通幽之妙](https://kexue.fm/archives/5617)
+#   ("Notes on noise contrastive estimation: a winding path to the goal"). kexue.fm,
+#   13 June 2018.
+# - Michael Gutmann and Aapo Hyvärinen (2010). Noise-contrastive estimation: A new estimation
+#   principle for unnormalized statistical models. *AISTATS 2010*, PMLR 9, 297–304.
+#   [proceedings.mlr.press/v9/gutmann10a](https://proceedings.mlr.press/v9/gutmann10a.html)
+# - Michael U. Gutmann and Aapo Hyvärinen (2012). Noise-Contrastive Estimation of Unnormalized
+#   Statistical Models, with Applications to Natural Image Statistics. *Journal of Machine
+#   Learning Research* 13, 307–361. [jmlr.org/papers/v13/gutmann12a](https://jmlr.org/papers/v13/gutmann12a.html)
+# - Tomas Mikolov, Ilya Sutskever, Kai Chen, Greg Corrado and Jeffrey Dean (2013). Distributed
+#   Representations of Words and Phrases and their Compositionality. *NeurIPS 2013*.
+#   [arXiv:1310.4546](https://arxiv.org/abs/1310.4546)
+# - Omer Levy and Yoav Goldberg (2014). Neural Word Embedding as Implicit Matrix Factorization.
+#   *NeurIPS 2014*.
+#   [papers.nips.cc](https://papers.nips.cc/paper_files/paper/2014/hash/feab05aa91085b7a8012516bc3533958-Abstract.html)
+# - Ronan Collobert and Jason Weston (2008). A Unified Architecture for Natural Language
+#   Processing: Deep Neural Networks with Multitask Learning. *ICML 2008*.
+#   [doi:10.1145/1390156.1390177](https://doi.org/10.1145/1390156.1390177)
+# - Andriy Mnih and Yee Whye Teh (2012). A Fast and Simple Algorithm for Training Neural
+#   Probabilistic Language Models. *ICML 2012*. [arXiv:1206.6426](https://arxiv.org/abs/1206.6426)
+# - Alastair J. Walker (1977). An Efficient Method for Generating Discrete Random Variables with
+#   General Distributions. *ACM Transactions on Mathematical Software* 3(3), 253–256.
+#   [doi:10.1145/355744.355749](https://doi.org/10.1145/355744.355749)
 #
 # ## Exercises
 #
@@ -591,7 +703,8 @@ assert grad.is_sparse and grad.indices().shape[1] <= batch * (k + 1)
 # ```python
 # uniform = torch.full((V,), 1 / V, dtype=torch.float64)
 # s = nce.shifted_pmi(counts, 1, uniform)
-# print(torch.allclose(s, cond + math.log(V)), asym(s), asym(nce.shifted_pmi(counts, 1)))
+# print(torch.allclose(s, cond + math.log(V)))
+# print(asym(s), asym(nce.shifted_pmi(counts, 1)))
 # ```
 # :::
 #
@@ -606,5 +719,5 @@ assert grad.is_sparse and grad.indices().shape[1] <= batch * (k + 1)
 # quadratic-plus-quartic function is determined by its values on any interval, so $(a, b, c)$ are
 # identified. The price is variance: the information comes from a small interval where $x^2$ and
 # $x^4$ are hard to tell apart, and {eq}`eq-nce-cov` grows (try `width=1.0` and `0.5` with
-# `noise="uniform"` in the panel above).
+# `noise="uniform"` in {numref}`fig-nce-noise-panel`).
 # :::

@@ -32,9 +32,9 @@
 # :::
 #
 # **Article.** Su Jianlin,
-# [从变分编码、信息瓶颈到正态分布:论遗忘的重要性](https://kexue.fm/archives/6181) (kexue.fm,
-# 2018-11-27), "From variational encoding and the information bottleneck to the normal
-# distribution: on the importance of forgetting". Su calls it a loose essay: three ideas that are
+# [从变分编码、信息瓶颈到正态分布:论遗忘的重要性](https://kexue.fm/archives/6181) ("From
+# variational encoding and the information bottleneck to the normal distribution: on the
+# importance of forgetting"), kexue.fm, 2018-11-27. Su calls it a loose essay: three ideas that are
 # usually taught apart, the VAE, the information bottleneck and the normal distribution, turn out
 # to be one story, and the story is about what a network should *forget*. This chapter follows
 # his order, derives each step, checks it in code, and runs his VIB experiment at laptop scale on
@@ -46,26 +46,29 @@ import math
 import numpy as np
 import torch
 from scipy import stats
-from tqdm.auto import tqdm
 
 import companion
 from companion import data
 from companion import vib
+from companion.progress import tqdm
 from companion.style import COLORS, figure
 from companion.widgets import Choice, LogRange, Range, demo
 
 SEED = 0
-# The networks here are tiny MLPs: one thread is the fastest, and two threads that spin-wait for
-# each other on a busy machine can be ten times slower.
+# The networks here are tiny MLPs: one thread is the fastest, and two
+# threads that spin-wait for each other on a busy machine can be ten
+# times slower.
 torch.set_num_threads(1)
-N_TRAIN = companion.budget(full=1400, smoke=400)     # of scikit-learn's 1,797 digits
+N_TRAIN = companion.budget(full=1400, smoke=400)  # of sklearn's 1,797 digits
 EPOCHS = companion.budget(full=60, smoke=4)
-N_SEEDS = companion.budget(full=2, smoke=1)          # training runs per λ in the sweep
-LAMS = companion.budget(full=[0, 1e-4, 1e-3, 1e-2, 1e-1, 0.5, 1, 2], smoke=[0, 1e-2, 2])
+N_SEEDS = companion.budget(full=2, smoke=1)  # training runs per λ
+LAMS = companion.budget(full=[0, 1e-4, 1e-3, 1e-2, 1e-1, 0.5, 1, 2],
+                        smoke=[0, 1e-2, 2])
 N_MC = companion.budget(full=200_000, smoke=20_000)  # Monte-Carlo samples
-DIGIT_COLORS = COLORS + ["#999999", "#882255"]      # ten classes
+DIGIT_COLORS = COLORS + ["#999999", "#882255"]  # ten classes
 torch.manual_seed(SEED)
-print(f"{N_SEEDS} seed(s) x {len(LAMS)} values of λ, {EPOCHS} epochs on {N_TRAIN} training digits")
+print(f"{N_SEEDS} seed(s) x {len(LAMS)} values of λ, {EPOCHS} epochs "
+      f"on {N_TRAIN} training digits")
 
 # %% [markdown]
 # ## The VAE in two changes
@@ -77,8 +80,11 @@ print(f"{N_SEEDS} seed(s) x {len(LAMS)} values of λ, {EPOCHS} epochs on {N_TRAI
 # and decodes it,
 #
 # $$
-# KL\Big(\tilde p(x)\,p(z\mid x)\,\Big\|\,q(z)\,q(x\mid z)\Big)
-# = \iint \tilde p(x)\,p(z\mid x)\,\log\frac{\tilde p(x)\,p(z\mid x)}{q(z)\,q(x\mid z)}\,dz\,dx .
+# \begin{aligned}
+# &KL\Big(\tilde p(x)\,p(z\mid x)\,\Big\|\,q(z)\,q(x\mid z)\Big) \\
+# &\qquad = \iint \tilde p(x)\,p(z\mid x)\,
+# \log\frac{\tilde p(x)\,p(z\mid x)}{q(z)\,q(x\mid z)}\,dz\,dx .
+# \end{aligned}
 # $$ (eq-vae-joint)
 #
 # Split the logarithm into $\log\tilde p(x)$, $-\log q(x\mid z)$ and
@@ -115,17 +121,24 @@ print(f"{N_SEEDS} seed(s) x {len(LAMS)} values of λ, {EPOCHS} epochs on {N_TRAI
 # %%
 from torch.distributions import Normal, kl_divergence
 
-mu = torch.tensor([[0.0, 0.0], [1.5, -0.5], [-2.0, 0.3]], dtype=torch.float64, requires_grad=True)
-logvar = torch.tensor([[0.0, 0.0], [-1.0, 0.7], [1.5, -3.0]], dtype=torch.float64, requires_grad=True)
+mu = torch.tensor([[0.0, 0.0], [1.5, -0.5], [-2.0, 0.3]],
+                  dtype=torch.float64, requires_grad=True)
+logvar = torch.tensor([[0.0, 0.0], [-1.0, 0.7], [1.5, -3.0]],
+                      dtype=torch.float64, requires_grad=True)
 closed = vib.kl_std_normal(mu, logvar)
-reference = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(-1)
-estimate, stderr = vib.kl_monte_carlo(mu.detach(), logvar.detach(), N_MC,
-                                      generator=torch.Generator().manual_seed(SEED))
+reference = kl_divergence(Normal(mu, (0.5 * logvar).exp()),
+                          Normal(0.0, 1.0)).sum(-1)
+estimate, stderr = vib.kl_monte_carlo(
+    mu.detach(), logvar.detach(), N_MC,
+    generator=torch.Generator().manual_seed(SEED))
 closed.sum().backward()
-print(f"{'mu':>14s} {'logvar':>14s} {'closed form':>12s} {'torch.distr.':>13s} {'Monte Carlo':>18s}")
-for m, v, a, b, e, s in zip(mu.tolist(), logvar.tolist(), closed.tolist(), reference.tolist(),
-                            estimate.tolist(), stderr.tolist()):
-    print(f"{str(m):>14s} {str(v):>14s} {a:12.6f} {b:13.6f} {e:11.4f} ± {s:.4f}")
+print(f"{'mu':>14s} {'logvar':>14s} {'closed form':>12s} "
+      f"{'torch.distr.':>13s} {'Monte Carlo':>18s}")
+rows = zip(mu.tolist(), logvar.tolist(), closed.tolist(),
+           reference.tolist(), estimate.tolist(), stderr.tolist())
+for m, v, a, b, e, s in rows:
+    print(f"{str(m):>14s} {str(v):>14s} {a:12.6f} {b:13.6f} "
+          f"{e:11.4f} ± {s:.4f}")
     assert abs(e - a) <= 3 * s + 1e-12
 print("gradient in mu equals mu:", torch.allclose(mu.grad, mu.detach()))
 print("gradient in logvar equals (exp(logvar) - 1)/2:",
@@ -137,7 +150,7 @@ print("gradient in logvar equals (exp(logvar) - 1)/2:",
 # prior $p$, positive where it has more); the right panel shows the Monte-Carlo estimate
 # settling on the closed form within its error band.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The KL of a one-dimensional encoder $q = \\mathcal N(\\mu, \\sigma^2)$ from the prior $p = \\mathcal N(0, 1)$. Left, the integrand $q\\log(q/p)$, whose area is the KL; right, the running Monte-Carlo estimate settling on the closed form within its $\\pm 3$ standard-error band.", "name": "fig-vib-kl"}} tags=["hide-input"]
 demo(vib.plot_kl, mu=Range(-3, 3, step=1.5, value=1.5, label="μ"),
      logvar=Range(-4, 2, step=1, value=0, label="log σ²"))
 
@@ -152,10 +165,13 @@ demo(vib.plot_kl, mu=Range(-3, 3, step=1.5, value=1.5, label="μ"),
 # %%
 m = torch.tensor([0.7], dtype=torch.float64, requires_grad=True)
 lv = torch.tensor([-0.4], dtype=torch.float64, requires_grad=True)
-z = vib.reparameterize(m.expand(N_MC, 1), lv.expand(N_MC, 1), generator=torch.Generator().manual_seed(SEED))
+z = vib.reparameterize(m.expand(N_MC, 1), lv.expand(N_MC, 1),
+                       generator=torch.Generator().manual_seed(SEED))
 z.square().mean().backward()
-print(f"d E[z²]/d mu:     Monte Carlo {m.grad.item():.4f}, exact {2 * 0.7:.4f}")
-print(f"d E[z²]/d logvar: Monte Carlo {lv.grad.item():.4f}, exact {math.exp(-0.4):.4f}")
+print(f"d E[z²]/d mu:     Monte Carlo {m.grad.item():.4f}, "
+      f"exact {2 * 0.7:.4f}")
+print(f"d E[z²]/d logvar: Monte Carlo {lv.grad.item():.4f}, "
+      f"exact {math.exp(-0.4):.4f}")
 
 # %% [markdown]
 # ## The information bottleneck
@@ -166,16 +182,22 @@ print(f"d E[z²]/d logvar: Monte Carlo {lv.grad.item():.4f}, exact {math.exp(-0.
 # the mutual information
 #
 # $$
-# I(X;Z) = \iint p(z\mid x)\,\tilde p(x)\,\log\frac{p(z\mid x)}{p(z)}\,dx\,dz,
-# \qquad p(z) = \int p(z\mid x)\,\tilde p(x)\,dx .
+# \begin{aligned}
+# I(X;Z) &= \iint p(z\mid x)\,\tilde p(x)\,\log\frac{p(z\mid x)}{p(z)}\,dx\,dz,
+# \\
+# p(z) &= \int p(z\mid x)\,\tilde p(x)\,dx .
+# \end{aligned}
 # $$ (eq-mi)
 #
 # One way to write the wish: keep the task loss, and penalise the pointwise information
 # $\log\frac{p(z\mid x)}{p(z)}$ only where it exceeds a budget $\beta$,
 #
 # $$
-# -\iint p(z\mid x)\,\tilde p(x)\,\log p(y\mid z)\;+\;\lambda\iint p(z\mid x)\,\tilde p(x)\,
+# \begin{aligned}
+# &-\iint p(z\mid x)\,\tilde p(x)\,\log p(y\mid z) \\
+# &\quad + \lambda\iint p(z\mid x)\,\tilde p(x)\,
 # \max\Big(\log\frac{p(z\mid x)}{p(z)} - \beta,\; 0\Big) ,
+# \end{aligned}
 # $$ (eq-ib-hinge)
 #
 # or, more simply, penalise all of it:
@@ -189,8 +211,11 @@ print(f"d E[z²]/d logvar: Monte Carlo {lv.grad.item():.4f}, exact {math.exp(-0.
 # $\log\frac{p(z\mid x)}{p(z)} = \log\frac{p(z\mid x)}{q(z)} - \log\frac{p(z)}{q(z)}$ and average:
 #
 # $$
-# I(X;Z) = \int \tilde p(x)\,KL\big(p(z\mid x)\,\|\,q(z)\big)\,dx \;-\; KL\big(p(z)\,\|\,q(z)\big)
-# \;\le\; \int \tilde p(x)\,KL\big(p(z\mid x)\,\|\,q(z)\big)\,dx .
+# \begin{aligned}
+# I(X;Z) &= \int \tilde p(x)\,KL\big(p(z\mid x)\,\|\,q(z)\big)\,dx
+# \;-\; KL\big(p(z)\,\|\,q(z)\big) \\
+# &\le \int \tilde p(x)\,KL\big(p(z\mid x)\,\|\,q(z)\big)\,dx .
+# \end{aligned}
 # $$ (eq-mi-bound)
 #
 # The right-hand side, the **rate**, needs only the encoder, one input at a time. Su writes the
@@ -205,9 +230,11 @@ print(f"d E[z²]/d logvar: Monte Carlo {lv.grad.item():.4f}, exact {math.exp(-0.
 # capacity formula,
 #
 # $$
-# I(X;Z) = \frac12\log\Big(1 + \frac{w^2}{s^2}\Big), \qquad
-# \text{rate} = \frac12\big(w^2 + s^2 - \log s^2 - 1\big), \qquad
-# \text{gap} = \frac12\big(w^2 + s^2 - \log(w^2 + s^2) - 1\big) ,
+# \begin{aligned}
+# I(X;Z) &= \frac12\log\Big(1 + \frac{w^2}{s^2}\Big), \\
+# \text{rate} &= \frac12\big(w^2 + s^2 - \log s^2 - 1\big), \\
+# \text{gap} &= \frac12\big(w^2 + s^2 - \log(w^2 + s^2) - 1\big) ,
+# \end{aligned}
 # $$ (eq-linear-gauss)
 #
 # and the gap is $KL(\mathcal N(0, w^2 + s^2)\,\|\,\mathcal N(0, 1))$, as {eq}`eq-mi-bound`
@@ -221,13 +248,18 @@ exact = vib.linear_gaussian(w, s)
 g = torch.Generator().manual_seed(SEED)
 x = torch.randn(N_MC, generator=g, dtype=torch.float64)
 z = w * x + s * torch.randn(N_MC, generator=g, dtype=torch.float64)
-pointwise = Normal(w * x, s).log_prob(z) - Normal(0.0, math.sqrt(w * w + s * s)).log_prob(z)
-rate = vib.kl_std_normal((w * x)[:, None], torch.full((N_MC, 1), math.log(s * s), dtype=torch.float64))
+marginal = Normal(0.0, math.sqrt(w * w + s * s))  # p(z) = N(0, w² + s²)
+pointwise = Normal(w * x, s).log_prob(z) - marginal.log_prob(z)
+logvar_s = torch.full((N_MC, 1), math.log(s * s), dtype=torch.float64)
+rate = vib.kl_std_normal((w * x)[:, None], logvar_s)
 se = lambda t: t.std().item() / math.sqrt(len(t))
-print(f"I(X;Z): closed form {exact.information:.4f}, Monte Carlo {pointwise.mean():.4f} ± {se(pointwise):.4f}")
-print(f"rate:   closed form {exact.bound:.4f}, Monte Carlo {rate.mean():.4f} ± {se(rate):.4f}")
+print(f"I(X;Z): closed form {exact.information:.4f}, "
+      f"Monte Carlo {pointwise.mean():.4f} ± {se(pointwise):.4f}")
+print(f"rate:   closed form {exact.bound:.4f}, "
+      f"Monte Carlo {rate.mean():.4f} ± {se(rate):.4f}")
+gap_kl = kl_divergence(marginal, Normal(0.0, 1.0))
 print(f"gap:    rate - I = {exact.bound - exact.information:.4f}, "
-      f"KL(N(0, w²+s²) || N(0,1)) = {kl_divergence(Normal(0.0, math.sqrt(w * w + s * s)), Normal(0.0, 1.0)):.4f}")
+      f"KL(N(0, w²+s²) || N(0,1)) = {gap_kl:.4f}")
 assert abs(pointwise.mean() - exact.information) < 3 * se(pointwise)
 assert abs(rate.mean() - exact.bound) < 3 * se(rate)
 
@@ -237,8 +269,9 @@ assert abs(rate.mean() - exact.bound) < 3 * se(rate)
 # that circle (which the slider reaches for $w < 1$); when the code's overall spread is far from 1, in either direction,
 # the bound is loose.
 
-# %% tags=["hide-input"]
-demo(vib.plot_linear_gaussian, w=Choice([0.0, 0.5, 1.0, 2.0], value=1.0, label="gain w"),
+# %% mystnb={"figure": {"caption": "The exact linear-Gaussian example. Left, $I(X;Z)$, the rate and their gap against the noise $s$ at gain $w$; right, the code's marginal $p(z) = \\mathcal N(0, w^2 + s^2)$ against the prior. The gap vanishes where $w^2 + s^2 = 1$.", "name": "fig-vib-linear-gauss"}} tags=["hide-input"]
+demo(vib.plot_linear_gaussian,
+     w=Choice([0.0, 0.5, 1.0, 2.0], value=1.0, label="gain w"),
      s=LogRange(0.125, 2, num=9, value=0.5, label="noise s"))
 
 # %% [markdown]
@@ -272,14 +305,17 @@ head = torch.nn.Linear(3, 5)
 layer = vib.VIB(lam=0.1)
 for lam in (0.0, 0.1):
     loss = vib.vib_loss(head(mu), labels, mu, logvar, lam)
-    print(f"λ = {lam}: total {loss.total:.4f} = task {loss.task:.4f} + {lam} x rate {loss.rate:.4f}")
-print("λ = 0 leaves the cross-entropy:", torch.allclose(vib.vib_loss(head(mu), labels, mu, logvar, 0).total,
-                                                        F.cross_entropy(head(mu), labels)))
+    print(f"λ = {lam}: total {loss.total:.4f} = task {loss.task:.4f} "
+          f"+ {lam} x rate {loss.rate:.4f}")
+no_penalty = vib.vib_loss(head(mu), labels, mu, logvar, 0).total
+print("λ = 0 leaves the cross-entropy:",
+      torch.allclose(no_penalty, F.cross_entropy(head(mu), labels)))
 layer.eval()
-print("evaluation mode passes the mean:", torch.equal(layer(mu, logvar), mu), "| the layer's rate:",
-      f"{layer.kl:.4f}")
+print("evaluation mode passes the mean:", torch.equal(layer(mu, logvar), mu),
+      "| the layer's rate:", f"{layer.kl:.4f}")
 layer.train()
-print("training mode samples:", not torch.equal(layer(mu, logvar), layer(mu, logvar)))
+print("training mode samples:",
+      not torch.equal(layer(mu, logvar), layer(mu, logvar)))
 
 # %% [markdown]
 # ### VIB on handwritten digits
@@ -319,38 +355,51 @@ for lam in tqdm(LAMS, desc="λ sweep"):
     for seed in range(N_SEEDS):
         torch.manual_seed(seed)
         net = vib.VIBNet(n_in=64, latent=16, n_out=10, hidden=128)
-        vib.fit(net, images[train], digits[train], lam=lam, epochs=EPOCHS, seed=seed)
-        sweep[lam].append(vib.evaluate(net, images[test], digits[test], seed=seed))
+        vib.fit(net, images[train], digits[train], lam=lam, epochs=EPOCHS,
+                seed=seed)
+        sweep[lam].append(
+            vib.evaluate(net, images[test], digits[test], seed=seed))
 
-print(f"{len(train)} training and {len(test)} test digits; H(Y) = {h_y:.3f} nats, mean over {N_SEEDS} seed(s)")
-print(f"{'λ':>7s} {'accuracy (mean z)':>18s} {'(sampled z)':>12s} {'rate (nats)':>12s} {'I(Z;Y) >=':>10s}")
+print(f"{len(train)} training and {len(test)} test digits; "
+      f"H(Y) = {h_y:.3f} nats, mean over {N_SEEDS} seed(s)")
+print(f"{'λ':>7s} {'accuracy (mean z)':>18s} {'(sampled z)':>12s} "
+      f"{'rate (nats)':>12s} {'I(Z;Y) >=':>10s}")
 summary = {}
 for lam, runs in sweep.items():
-    summary[lam] = {key: float(np.mean([run[key] for run in runs])) for key in runs[0]}
+    summary[lam] = {key: float(np.mean([run[key] for run in runs]))
+                    for key in runs[0]}
     r = summary[lam]
-    print(f"{lam:7g} {100 * r['accuracy']:17.1f}% {100 * r['accuracy_sampled']:11.1f}% {r['rate']:12.2f} "
+    print(f"{lam:7g} {100 * r['accuracy']:17.1f}% "
+          f"{100 * r['accuracy_sampled']:11.1f}% {r['rate']:12.2f} "
           f"{h_y - r['task_sampled']:10.2f}")
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The $\\lambda$ sweep on test digits. Left, the information plane: each $\\lambda$ as a point (rate, lower bound on $I(Z;Y)$); no point can lie above the dashed diagonal. Right, test accuracy with the mean code and with a sampled code, down to chance at $\\lambda = 2$.", "name": "fig-vib-sweep"}, "image": {"alt": "Two panels. Left: a line of labelled points, one per value of lambda, with the rate in nats on a symmetric-log horizontal axis and the lower bound on I(Z;Y) on the vertical axis, a dotted line at H(Y) and a dashed diagonal where the two are equal. Right: test accuracy in percent against lambda for the mean code (circles) and a sampled code (squares), with a dotted line at the 10 percent chance level."}} tags=["hide-input"]
 fig, (ax_plane, ax_acc) = figure(1, 2, width=8.4, height=3.4)
 lams = list(summary)
 rates = np.array([summary[lam]["rate"] for lam in lams])
 izy = np.array([h_y - summary[lam]["task_sampled"] for lam in lams])
 ax_plane.plot(rates, izy, "-o", color=COLORS[0])
 for lam, r, i in zip(lams, rates, izy):
-    ax_plane.annotate(f"λ={lam:g}", (r, i), xytext=(4, -10), textcoords="offset points", fontsize=7)
+    ax_plane.annotate(f"λ={lam:g}", (r, i), xytext=(4, -10),
+                      textcoords="offset points", fontsize=7)
 ax_plane.axhline(h_y, color="gray", ls=":", lw=1, label="$H(Y)$")
-ax_plane.plot([1e-3, h_y], [1e-3, h_y], color="gray", ls="--", lw=1, label="$I(Z;Y) = $ rate")
-ax_plane.set(xscale="symlog", xlabel="rate (nats), an upper bound on $I(X;Z)$",
-             ylabel="lower bound on $I(Z;Y)$ (nats)", title="information plane (test digits)", ylim=(-0.1, 2.5))
+ax_plane.plot([1e-3, h_y], [1e-3, h_y], color="gray", ls="--", lw=1,
+              label="$I(Z;Y) = $ rate")
+ax_plane.set(xscale="symlog",
+             xlabel="rate (nats), an upper bound on $I(X;Z)$",
+             ylabel="lower bound on $I(Z;Y)$ (nats)",
+             title="information plane (test digits)", ylim=(-0.1, 2.5))
 ax_plane.legend(fontsize=8, loc="lower right")
 x_pos = np.arange(len(lams))
-ax_acc.plot(x_pos, [100 * summary[lam]["accuracy"] for lam in lams], "-o", label="mean code (Su's test mode)")
-ax_acc.plot(x_pos, [100 * summary[lam]["accuracy_sampled"] for lam in lams], "-s", label="sampled code")
+ax_acc.plot(x_pos, [100 * summary[lam]["accuracy"] for lam in lams], "-o",
+            label="mean code (Su's test mode)")
+ax_acc.plot(x_pos, [100 * summary[lam]["accuracy_sampled"] for lam in lams],
+            "-s", label="sampled code")
 ax_acc.axhline(10, color="gray", ls=":", lw=1, label="chance")
-ax_acc.set(xticks=x_pos, xticklabels=[f"{lam:.0e}" if 0 < lam < 0.01 else f"{lam:g}" for lam in lams],
-           xlabel="λ", ylabel="test accuracy (%)",
-           ylim=(0, 100), title="accuracy against λ")
+ticks = [f"{lam:.0e}" if 0 < lam < 0.01 else f"{lam:g}" for lam in lams]
+ax_acc.set(xticks=x_pos, xticklabels=ticks, xlabel="λ",
+           ylabel="test accuracy (%)", ylim=(0, 100),
+           title="accuracy against λ")
 ax_acc.legend(fontsize=8, loc="lower left")
 fig
 
@@ -388,29 +437,37 @@ fig
 # prior.
 
 # %%
-codes = {}
+codes, table = {}, []
 for lam in tqdm([0.0, 1e-2, 1e-1], desc="2-D codes"):
     torch.manual_seed(SEED)
     net = vib.VIBNet(n_in=64, latent=2, n_out=10, hidden=128)
-    vib.fit(net, images[train], digits[train], lam=lam, epochs=EPOCHS, seed=SEED)
+    vib.fit(net, images[train], digits[train], lam=lam, epochs=EPOCHS,
+            seed=SEED)
     scores = vib.evaluate(net, images[test], digits[test], seed=SEED)
     with torch.no_grad():
         codes[lam] = net.encode(images[test])
     sigma = torch.exp(0.5 * codes[lam][1]).mean().item()
-    print(f"λ = {lam:<5g}: accuracy {100 * scores['accuracy']:.1f}%, rate {scores['rate']:7.1f} nats, "
-          f"spread of the means {codes[lam][0].std(0).mean():6.2f}, mean σ {sigma:.3f}")
+    spread = codes[lam][0].std(0).mean()
+    table.append(f"{lam:5g} {100 * scores['accuracy']:8.1f}% "
+                 f"{scores['rate']:12.1f} {spread:20.2f} {sigma:7.3f}")
+print(f"{'λ':>5s} {'accuracy':>9s} {'rate (nats)':>12s} "
+      f"{'spread of the means':>20s} {'mean σ':>7s}")
+print("\n".join(table))
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Mean two-dimensional codes of the test digits, coloured by digit, for $\\lambda = 0$, $0.01$ and $0.1$; dotted circles mark radii 1, 2 and 3 of the prior. Compare the scale of the axes: the bottleneck packs the classes into the prior's few units.", "name": "fig-vib-codes-2d"}, "image": {"alt": "Three scatter plots side by side, one per value of lambda (0, 0.01 and 0.1), of the test digits' mean codes in the plane, each digit class in its own colour with a legend of the digits 0 to 9, and dotted circles of radius 1, 2 and 3 around the origin."}} tags=["hide-input"]
 fig, axes = figure(1, 3, width=8.4, height=3.0)
 t = np.linspace(0, 2 * np.pi, 200)
 for ax, (lam, (m, _)) in zip(axes, codes.items()):
     for c in range(10):
-        ax.scatter(m[digits[test] == c, 0], m[digits[test] == c, 1], s=4, color=DIGIT_COLORS[c], label=str(c))
+        ax.scatter(m[digits[test] == c, 0], m[digits[test] == c, 1], s=4,
+                   color=DIGIT_COLORS[c], label=str(c))
     for radius in (1, 2, 3):
-        ax.plot(radius * np.cos(t), radius * np.sin(t), color="black", lw=0.6, ls=":")
+        ax.plot(radius * np.cos(t), radius * np.sin(t), color="black",
+                lw=0.6, ls=":")
     ax.set(title=f"λ = {lam:g}", aspect="equal", xlabel="$z_1$")
 axes[0].set_ylabel("$z_2$")
-axes[-1].legend(fontsize=7, markerscale=2.5, loc="center left", bbox_to_anchor=(1.0, 0.5))
+axes[-1].legend(fontsize=7, markerscale=2.5, loc="center left",
+                bbox_to_anchor=(1.0, 0.5))
 fig
 
 # %% [markdown]
@@ -437,15 +494,21 @@ fig
 # %%
 torch.manual_seed(SEED)
 vae = vib.DigitVAE(latent=16, hidden=256)
-history = vib.fit(vae, images[train], lam=1.0, epochs=2 * EPOCHS, seed=SEED)
+history = vib.fit(vae, images[train], lam=1.0, epochs=2 * EPOCHS,
+                  seed=SEED)
 scores = vib.evaluate(vae, images[test], seed=SEED)
 with torch.no_grad():
     mu_test, logvar_test = vae.encode(images[test])
-per_dim = vib.kl_std_normal(mu_test, logvar_test, reduction="none").mean(0)
+per_dim = vib.kl_std_normal(mu_test, logvar_test,
+                            reduction="none").mean(0)
 active = per_dim > 0.05
-print(f"test: reconstruction {scores['task_sampled']:.2f} nats per image, rate {scores['rate']:.2f} nats")
-print("rate per code component (nats):", " ".join(f"{v:.2f}" for v in per_dim.tolist()))
-print(f"{int(active.sum())} of 16 components carry information; the others equal the prior for every digit")
+print(f"test: reconstruction {scores['task_sampled']:.2f} nats per image, "
+      f"rate {scores['rate']:.2f} nats")
+print("rate per code component (nats):")
+for row in per_dim.reshape(2, 8).tolist():
+    print("   ", " ".join(f"{v:5.2f}" for v in row))
+print(f"{int(active.sum())} of 16 components carry information;")
+print("the others equal the prior for every digit")
 
 # %% [markdown]
 # The VAE, too, forgets: of sixteen code components, most are switched off (their KL is zero, so
@@ -454,14 +517,15 @@ print(f"{int(active.sum())} of 16 components carry information; the others equal
 # so it cannot reach zero.) Reconstructions of test digits, and new digits decoded from codes
 # drawn from the prior:
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The digits VAE: ten test digits (top row), their reconstructions from the mean code (middle row), and ten new digits decoded from codes drawn from the prior $\\mathcal N(0, I)$ (bottom row).", "name": "fig-vib-vae-digits"}, "image": {"alt": "A grid of small grey 8 by 8 pixel images in three rows of ten: handwritten test digits, their reconstructions by the VAE below each one, and a row of digit-like images decoded from random codes."}} tags=["hide-input"]
 g = torch.Generator().manual_seed(SEED)
 fig, axes = figure(3, 10, width=8.4, height=2.8)
 recon = vae.decode(mu_test[:10])
 samples = vae.decode(torch.randn(10, 16, generator=g))
 for col in range(10):
-    for row, (image, name) in enumerate(((images[test][col], "test digit"), (recon[col], "reconstructed"),
-                                         (samples[col], "from the prior"))):
+    rows = ((images[test][col], "test digit"), (recon[col], "reconstructed"),
+            (samples[col], "from the prior"))
+    for row, (image, name) in enumerate(rows):
         ax = axes[row, col]
         ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
         ax.set(xticks=[], yticks=[])
@@ -486,13 +550,16 @@ fig
 
 # %%
 mean = mu_test.mean(0)
-cov = (mu_test.T @ mu_test) / len(mu_test) + torch.diag(logvar_test.exp().mean(0)) - torch.outer(mean, mean)
+cov = ((mu_test.T @ mu_test) / len(mu_test)
+       + torch.diag(logvar_test.exp().mean(0)) - torch.outer(mean, mean))
 off = cov - torch.diag(cov.diag())
 print(f"mean: largest |component| {mean.abs().max():.3f}")
-print(f"covariance: diagonal from {cov.diag().min():.3f} to {cov.diag().max():.3f}, "
+print(f"covariance: diagonal from {cov.diag().min():.3f} "
+      f"to {cov.diag().max():.3f}, "
       f"largest off-diagonal entry {off.abs().max():.3f}")
 m2d = codes[0.0][0]
-print(f"for comparison, the 2-D code trained with λ = 0: variances {m2d.var(0)[0]:.0f} and {m2d.var(0)[1]:.0f}, "
+print("for comparison, the 2-D code trained with λ = 0:")
+print(f"variances {m2d.var(0)[0]:.0f} and {m2d.var(0)[1]:.0f}, "
       f"correlation {torch.corrcoef(m2d.T)[0, 1]:.2f}")
 
 # %% [markdown]
@@ -524,18 +591,24 @@ print(f"for comparison, the 2-D code trained with λ = 0: variances {m2d.var(0)[
 g = torch.Generator().manual_seed(SEED)
 z1, z2 = torch.randn(2, N_MC, generator=g, dtype=torch.float64)
 critical = 1.63 / math.sqrt(N_MC)
-print(f"1% critical value of the KS distance for n = {N_MC:,}: {critical:.4f}")
-for a, b in ((1.0, 1.0), (0.5, 0.5), (0.3, 1.7), (math.cos(0.6), math.sin(0.6))):
+print(f"1% critical value of the KS distance for n = {N_MC:,}: "
+      f"{critical:.4f}")
+print(f"{'α z1 + β z2':>19s} {'variance':>9s} {'α²+β²':>7s} "
+      f"{'KS to N(0, α²+β²)':>18s} {'KS to N(0, 1)':>14s}")
+for a, b in ((1.0, 1.0), (0.5, 0.5), (0.3, 1.7),
+             (math.cos(0.6), math.sin(0.6))):
     combo = (a * z1 + b * z2).numpy()
-    claimed = stats.kstest(combo, stats.norm(0, math.sqrt(a * a + b * b)).cdf).statistic
+    claimed_normal = stats.norm(0, math.sqrt(a * a + b * b))
+    claimed = stats.kstest(combo, claimed_normal.cdf).statistic
     unit = stats.kstest(combo, "norm").statistic
     assert claimed < critical
-    print(f"{a:.3f} z1 + {b:.3f} z2: variance {combo.var():.4f} (α²+β² = {a * a + b * b:.4f}); "
-          f"KS distance to N(0, α²+β²) {claimed:.4f}, to N(0, 1) {unit:.4f}")
+    print(f"{a:.3f} z1 + {b:.3f} z2 {combo.var():9.4f} {a * a + b * b:7.4f} "
+          f"{claimed:18.4f} {unit:14.4f}")
 for alpha in (0.25, 0.5):
     lin, sph = vib.lerp(z1, z2, alpha), vib.slerp_normal(z1, z2, alpha)
-    print(f"α = {alpha}: linear path variance {lin.var():.4f} (theory {(1 - alpha) ** 2 + alpha ** 2:.4f}), "
-          f"spherical path variance {sph.var():.4f}")
+    theory = (1 - alpha) ** 2 + alpha ** 2
+    print(f"α = {alpha}: linear path variance {lin.var():.4f} "
+          f"(theory {theory:.4f}), spherical {sph.var():.4f}")
 
 # %% [markdown]
 # Why does a variance of $\frac12$ matter? In $D$ dimensions the squared length of a standard
@@ -546,36 +619,48 @@ for alpha in (0.25, 0.5):
 # almost never produces and the decoder was rarely trained on; the spherical path stays on the
 # shell. Slide the dimension:
 
-# %% tags=["hide-input"]
-demo(vib.plot_interpolation, d=Choice([2, 8, 32, 128, 512], value=32, label="dimension d"))
+# %% mystnb={"figure": {"caption": "Straight against spherical paths between pairs of independent $d$-dimensional standard normal codes. Left, the length $\\|z_\\alpha\\|/\\sqrt d$ along each path against the band of typical lengths; right, the components of the midpoints against $\\mathcal N(0, 1)$: the straight path's midpoints have variance $\\frac12$.", "name": "fig-vib-interpolation"}} tags=["hide-input"]
+demo(vib.plot_interpolation,
+     d=Choice([2, 8, 32, 128, 512], value=32, label="dimension d"))
 
 # %%
 g = torch.Generator().manual_seed(SEED)
-print(f"{'d':>5s} {'typical ||z||':>15s}   share of midpoints inside the prior's central 99% of norms")
-print(f"{'':>5s} {'':>15s}   {'prior draws':>12s} {'linear':>8s} {'spherical':>10s}")
+table = [f"{'d':>5s} {'typical ||z||':>15s}   "
+         "share with a norm in the prior's central 99%",
+         f"{'':>5s} {'':>15s}   "
+         f"{'prior draws':>12s} {'linear':>8s} {'spherical':>10s}"]
 for d in (2, 8, 32, 128, 512):
     z1, z2 = torch.randn(2, 10_000, d, generator=g, dtype=torch.float64)
     lo, hi = stats.chi(d).ppf([0.005, 0.995])
-    inside = lambda z: ((z.norm(dim=-1) >= lo) & (z.norm(dim=-1) <= hi)).double().mean().item()
-    print(f"{d:5d} {lo:6.2f} to {hi:6.2f}   {inside(z1):12.3f} {inside(vib.lerp(z1, z2, 0.5)):8.3f} "
-          f"{inside(vib.slerp_normal(z1, z2, 0.5)):10.3f}")
+
+    def inside(z):
+        norm = z.norm(dim=-1)
+        return ((norm >= lo) & (norm <= hi)).double().mean().item()
+
+    table.append(f"{d:5d} {lo:6.2f} to {hi:6.2f}   {inside(z1):12.3f} "
+                 f"{inside(vib.lerp(z1, z2, 0.5)):8.3f} "
+                 f"{inside(vib.slerp_normal(z1, z2, 0.5)):10.3f}")
+print("\n".join(table))
 
 # %% [markdown]
 # At 32 dimensions half of the linear midpoints already have a length the prior would hardly
-# produce, and from 128 on practically all of them. Our VAE's code is small and mostly switched off, so the effect on its images is mild, but it is
-# measurable. Below, decoded paths between two codes drawn from the prior (top pair of rows) and
-# between the codes of two test digits (bottom pair): the linear path (first row of each pair)
-# passes through codes shorter than any the decoder was trained on. Over many pairs,
+# produce, and from 128 on practically all of them. Our VAE's code is small and mostly switched
+# off, so the effect on its images is mild, but it is measurable. {numref}`fig-vib-paths` shows
+# decoded paths between two codes drawn from the prior (top pair of rows) and between the codes
+# of two test digits (bottom pair): the linear path (first row of each pair) passes through
+# codes shorter than any the decoder was trained on. Over many pairs,
 # measure how undecided the decoded pixels are, by their mean Bernoulli entropy: midpoints of
 # spherical paths look like decoded prior draws, midpoints of straight lines are blurrier.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Decoded paths of nine steps between two codes drawn from the prior (top two rows) and between the codes of two test digits (bottom two rows), along the straight line and along the spherical path. Look at the middle columns of the linear rows.", "name": "fig-vib-paths"}, "image": {"alt": "A grid of small grey 8 by 8 pixel images in four rows of nine. Rows one and three decode straight-line paths and rows two and four spherical paths, the first pair between two random codes and the second pair between two test digits; each row goes from the image decoded at one end of its path to the image decoded at the other."}} tags=["hide-input"]
 g = torch.Generator().manual_seed(SEED + 1)
 a = torch.linspace(0, 1, 9)[:, None]
 ends = [torch.randn(2, 16, generator=g), mu_test[[0, 1]]]
+paths = (("linear", vib.lerp), ("spherical", vib.slerp_normal))
 fig, axes = figure(4, 9, width=8.4, height=4.0)
 for block, (za, zb) in enumerate(ends):
-    for row, (name, path) in enumerate((("linear", vib.lerp), ("spherical", vib.slerp_normal))):
+    source = "prior" if block == 0 else "digits"
+    for row, (name, path) in enumerate(paths):
         decoded = vae.decode(path(za, zb, a))
         for col in range(9):
             ax = axes[2 * block + row, col]
@@ -583,22 +668,28 @@ for block, (za, zb) in enumerate(ends):
             ax.set(xticks=[], yticks=[])
             ax.grid(False)
             if col == 0:
-                ax.set_ylabel(f"{name}\n({'prior' if block == 0 else 'digits'})", fontsize=7)
+                ax.set_ylabel(f"{name}\n({source})", fontsize=7)
 fig
 
 # %%
 def pixel_entropy(p):
-    """Mean binary entropy of each decoded image's pixels, in nats: 0 is crisp, log 2 is grey."""
+    """Mean binary entropy of each decoded image's pixels, in nats:
+    0 is crisp, log 2 is grey."""
     p = p.clamp(1e-6, 1 - 1e-6)
     return -(p * p.log() + (1 - p) * (1 - p).log()).flatten(1).mean(1)
 
 
 g = torch.Generator().manual_seed(SEED + 2)
 z1, z2 = torch.randn(2, 5_000, 16, generator=g)
-for name, codes_ in (("prior draws", z1), ("linear midpoints", vib.lerp(z1, z2, 0.5)),
-                     ("spherical midpoints", vib.slerp_normal(z1, z2, 0.5)), ("the origin", torch.zeros(1, 16))):
+candidates = {"prior draws": z1,
+              "linear midpoints": vib.lerp(z1, z2, 0.5),
+              "spherical midpoints": vib.slerp_normal(z1, z2, 0.5),
+              "the origin": torch.zeros(1, 16)}
+for name, codes_ in candidates.items():
     e = pixel_entropy(vae.decode(codes_))
-    spread = f" ± {e.std().item() / math.sqrt(len(e)):.4f}" if len(e) > 1 else ""
+    spread = ""
+    if len(e) > 1:
+        spread = f" ± {e.std().item() / math.sqrt(len(e)):.4f}"
     print(f"{name:20s} pixel entropy {e.mean().item():.4f}{spread}")
 
 # %% [markdown]
@@ -612,21 +703,26 @@ for name, codes_ in (("prior draws", z1), ("linear midpoints", vib.lerp(z1, z2, 
 # out of the box. Only the normal distribution is preserved by both kinds of combination. Choose
 # the prior, the path and the position on it:
 
-# %% tags=["hide-input"]
-demo(vib.plot_priors, prior=Choice(["normal", "uniform"], value="uniform", label="prior"),
+# %% mystnb={"figure": {"caption": "Combinations of two draws of a normal or a uniform prior, on a straight or a spherical path, at position $\\alpha$. Left, the points $z_\\alpha$ in the plane (with the uniform prior's box); right, the histogram of one component against the prior's density.", "name": "fig-vib-priors"}} tags=["hide-input"]
+demo(vib.plot_priors,
+     prior=Choice(["normal", "uniform"], value="uniform", label="prior"),
      path=Choice(["linear", "spherical"], value="linear", label="path"),
      alpha=Range(0, 1, step=0.25, value=0.5, label="α"))
 
 # %%
 g = torch.Generator().manual_seed(SEED)
-r3 = math.sqrt(3)     # uniform on [-√3, √3] has variance 1
-u1, u2 = (torch.rand(2, N_MC, generator=g, dtype=torch.float64) * 2 - 1) * r3
+r3 = math.sqrt(3)  # uniform on [-√3, √3] has variance 1
+u = torch.rand(2, N_MC, generator=g, dtype=torch.float64)
+u1, u2 = (u * 2 - 1) * r3
 mid = vib.lerp(u1, u2, 0.5).numpy()
-triangle = stats.kstest(mid, stats.triang(0.5, loc=-r3, scale=2 * r3).cdf).statistic
+triangle_cdf = stats.triang(0.5, loc=-r3, scale=2 * r3).cdf
+triangle = stats.kstest(mid, triangle_cdf).statistic
 uniform = stats.kstest(mid, stats.uniform(-r3, 2 * r3).cdf).statistic
 assert triangle < critical < uniform
-print(f"mean of two uniforms: KS distance to the triangle on [-√3, √3] {triangle:.4f}, "
-      f"to the uniform prior itself {uniform:.4f} (1% critical value {critical:.4f})")
+print("mean of two uniforms, KS distance")
+print(f"  to the triangle on [-√3, √3]: {triangle:.4f}")
+print(f"  to the uniform prior itself:  {uniform:.4f}")
+print(f"  (1% critical value {critical:.4f})")
 out = (vib.slerp_normal(u1, u2, 0.5).abs() > r3).double().mean().item()
 print(f"spherical midpoints of uniforms outside the box: {out:.1%}")
 
@@ -659,6 +755,32 @@ print(f"spherical midpoints of uniforms outside the box: {out:.1%}")
 #   $\frac12$ and leave the typical shell in high dimensions, spherical paths {eq}`eq-slerp` keep
 #   it. A uniform prior is kept by neither.
 #
+# ## References
+#
+# - Su Jianlin (2018).
+#   [从变分编码、信息瓶颈到正态分布:论遗忘的重要性](https://kexue.fm/archives/6181) ("From
+#   variational encoding and the information bottleneck to the normal distribution: on the
+#   importance of forgetting"). kexue.fm, 27 November 2018. His VIB script:
+#   [github.com/bojone/vib](https://github.com/bojone/vib).
+# - Kingma, D. P. & Welling, M. (2014). "Auto-Encoding Variational Bayes". *ICLR 2014*.
+#   [arXiv:1312.6114](https://arxiv.org/abs/1312.6114).
+# - Tishby, N., Pereira, F. C. & Bialek, W. (1999). "The information bottleneck method".
+#   *Proceedings of the 37th Annual Allerton Conference on Communication, Control and
+#   Computing*. [arXiv:physics/0004057](https://arxiv.org/abs/physics/0004057).
+# - Alemi, A. A., Fischer, I., Dillon, J. V. & Murphy, K. (2017). "Deep Variational Information
+#   Bottleneck". *ICLR 2017*. [arXiv:1612.00410](https://arxiv.org/abs/1612.00410).
+# - Pereyra, G., Tucker, G., Chorowski, J., Kaiser, Ł. & Hinton, G. (2017). "Regularizing Neural
+#   Networks by Penalizing Confident Output Distributions". *ICLR 2017 workshop*.
+#   [arXiv:1701.06548](https://arxiv.org/abs/1701.06548).
+# - Peng, X. B., Kanazawa, A., Toyer, S., Abbeel, P. & Levine, S. (2019). "Variational
+#   Discriminator Bottleneck: Improving Imitation Learning, Inverse RL, and GANs by Constraining
+#   Information Flow". *ICLR 2019*. [arXiv:1810.00821](https://arxiv.org/abs/1810.00821).
+# - Schmidhuber, J. (1992). "Learning Factorial Codes by Predictability Minimization". *Neural
+#   Computation* 4(6), 863–879.
+#   [doi:10.1162/neco.1992.4.6.863](https://doi.org/10.1162/neco.1992.4.6.863).
+# - Kingma, D. P. & Dhariwal, P. (2018). "Glow: Generative Flow with Invertible 1×1
+#   Convolutions". *NeurIPS 2018*. [arXiv:1807.03039](https://arxiv.org/abs/1807.03039).
+#
 # ## Exercises
 #
 # 1. Derive {eq}`eq-kl-gauss` for one dimension from the definition
@@ -689,7 +811,8 @@ print(f"spherical midpoints of uniforms outside the box: {out:.1%}")
 #
 # ```python
 # w = torch.tensor([0.5, 1.0, 2.0])
-# print(vib.linear_gaussian(w, 1.0).gap - 0.5 * (w**2 - torch.log1p(w**2)))   # zeros
+# # zeros:
+# print(vib.linear_gaussian(w, 1.0).gap - 0.5 * (w**2 - torch.log1p(w**2)))
 # ```
 # :::
 #
@@ -701,18 +824,24 @@ print(f"spherical midpoints of uniforms outside the box: {out:.1%}")
 # :class: dropdown
 #
 # ```python
+# def accuracy(scores):
+#     return (scores.argmax(1) == digits[test]).double().mean().item()
+#
+#
 # for lam in (0.1, 0.5):
 #     torch.manual_seed(0)
 #     net = vib.VIBNet(n_in=64, latent=16, n_out=10, hidden=128)
-#     vib.fit(net, images[train], digits[train], lam=lam, epochs=EPOCHS, seed=0)
+#     vib.fit(net, images[train], digits[train], lam=lam, epochs=EPOCHS,
+#             seed=0)
 #     with torch.no_grad():
 #         mu, logvar = net.encode(images[test])
-#         z = vib.reparameterize(mu.expand(12, *mu.shape), logvar.expand(12, *mu.shape),
+#         z = vib.reparameterize(mu.expand(12, *mu.shape),
+#                                logvar.expand(12, *mu.shape),
 #                                generator=torch.Generator().manual_seed(0))
 #         averaged = torch.softmax(net.decoder(z), -1).mean(0)
-#         accuracy = lambda logits: (logits.argmax(1) == digits[test]).double().mean().item()
-#         print(f"λ = {lam}: mean code {accuracy(net.decoder(mu)):.3f}, 12 samples averaged "
-#               f"{accuracy(averaged):.3f}, one sample {accuracy(net.decoder(z[0])):.3f}")
+#         print(f"λ = {lam}: mean code {accuracy(net.decoder(mu)):.3f}, "
+#               f"12 samples averaged {accuracy(averaged):.3f}, "
+#               f"one sample {accuracy(net.decoder(z[0])):.3f}")
 # ```
 #
 # Averaging recovers almost everything a single sample loses and ends within about half a point

@@ -620,3 +620,16 @@ def test_slider_demos_return_figures_and_check_their_choices():
     assert isinstance(G.plot_gene_expression(weighting="event", n_events=3000), Figure)
     with pytest.raises(ValueError, match=r"weighting must be 'time' or 'event', got 'dwell'"):
         G.plot_gene_expression(weighting="dwell", n_events=100)
+
+
+@pytest.mark.parametrize("weighting", ["time", "event"])
+def test_gene_expression_demo_at_the_busy_end_of_its_sliders(weighting):
+    # The panel's corner of most events per unit time and slowest mRNA decay: ten mRNA lifetimes
+    # (t = 20) lie past the last of the events, and the burn-in once indexed past the path's end.
+    from matplotlib.figure import Figure
+
+    path = G.trajectory(G.ReactionNetwork(["0 -> m", "m -> m + n", "m -> 0", "n -> 0"],
+                                          rates=[30, 5.0, 0.5, 1.0]), [1, 1], n_events=2000, seed=0)
+    assert path.t[-1] < 20
+    fig = G.plot_gene_expression(k_m=30, k_p=5.0, gamma_m=0.5, weighting=weighting, n_events=2000)
+    assert isinstance(fig, Figure)
