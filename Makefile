@@ -9,10 +9,14 @@ STAMP  := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
-.PHONY: book test lab bench sync check clean distclean browser
+.PHONY: book pdf test lab bench sync check clean distclean browser
 
-book: $(STAMP)  ## execute every chapter (full configuration) and build _build/html
-	$(PY) -m companion.book build
+book: $(STAMP)  ## execute every chapter (full configuration) and build _build/html; CHAPTER=name runs one
+	$(PY) -m booktools build $(if $(CHAPTER),--only $(CHAPTER))
+
+pdf: $(STAMP) browser  ## the whole book as one PDF (_build/book.pdf), printed by headless Chromium
+	test -f _build/html/notebooks/intro.html || $(PY) -m booktools build
+	$(PY) -m booktools pdf
 
 test: $(STAMP) browser  ## everything CI checks
 	$(PY) -m pytest
@@ -24,10 +28,10 @@ bench: $(STAMP)  ## speed benchmarks, printing ratios against their baselines
 	$(PY) -m benchmarks
 
 sync: $(STAMP)  ## re-pair notebooks/*.py and *.ipynb after an edit (newer wins, outputs stripped)
-	$(PY) -m companion.book sync
+	$(PY) -m booktools sync
 
 check: $(STAMP)  ## validate book.toml, the notebook files and their pairing
-	$(PY) -m companion.book check
+	$(PY) -m booktools check
 
 clean:  ## remove built pages, generated config, fetched assets and caches
 	rm -rf _build .pytest_cache .jupyter_cache
@@ -40,14 +44,18 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[book,test,bench]'
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (companion)"
+	# Named as in the notebooks' metadata, so that running a chapter does not rewrite its files.
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3"
+	# git's clean filter for notebooks/*.ipynb (.gitattributes): outputs never reach git status.
+	-git config filter.notebook.clean "$(abspath $(PY)) -m booktools.pairing --clean"
 	mkdir -p $(dir $(LAB_OVERRIDES))
 	echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' > $(LAB_OVERRIDES)
 	touch $@
 
 # CI must run the browser checks, so there Chromium is installed when missing. Elsewhere the
-# browser tests skip, saying so, when no Chromium is found.
+# browser tests skip, saying so, when no Chromium is found, and `make pdf` says how to install it.
+# The CJK font draws the articles' Chinese titles (pages, screenshots and the PDF).
 browser:
 	@if [ -n "$$CI" ] && ! command -v chromium >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi

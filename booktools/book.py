@@ -8,6 +8,7 @@ Command line (the Makefile calls these)::
 
     python -m booktools check              # book.toml, notebook files and Jupytext pairs
     python -m booktools build [--smoke]    # fetch assets, generate config, run Jupyter Book
+    python -m booktools pdf                # print the built book into one PDF
     python -m booktools sync               # re-pair the notebooks after an edit
 
 Builds every chapter into the book; see README.md, "Writing a chapter".
@@ -299,16 +300,14 @@ def jupyter_book_config(book: Book, assets: Path) -> dict:
 
 
 def source_note(book: Book) -> str:
-    """The home page's paragraph on where the source is and how to run the chapters."""
-    run = ("To run the chapters yourself: clone the repository, then `make lab` opens them in "
-           "JupyterLab (it sets up a virtual environment first), `make book` rebuilds these "
-           "pages and `make pdf` the PDF edition.")
+    """The home page's sentence on where the source is (``{{ source }}`` in the introduction)."""
     if book.repository is None:
-        return ("The book's source, the `companion` package and the notebooks come together in "
-                "one repository (no public address is configured for this build). " + run)
-    return (f"The book's source, the `companion` package and the notebooks are at "
-            f"<{book.repository}>. " + run + " Each chapter also has launch buttons (Binder, "
-            "Colab) at the top of its page; on Colab, first install the package with "
+        return ("The book's text, the `companion` package and the notebooks come together in one "
+                "repository; this build names no public address for it, so ask whoever gave you "
+                "these pages for a clone.")
+    return (f"The book's text, the `companion` package and the notebooks are at "
+            f"<{book.repository}>. Each chapter page also has launch buttons (Binder, Colab) at "
+            f"its top; on Colab, install the package first with "
             f"`%pip install \"kexue-companion[book] @ git+{book.repository}\"`.")
 
 
@@ -331,7 +330,8 @@ def write_config(book: Book, out: Path, assets: Path, only: list[str] | None = N
     """Write ``_config.yml`` and ``_toc.yml`` into ``out``; returns their paths.
 
     With ``only`` (chapter names, the notebooks' stems), the other chapters are rendered without
-    executing them: a quick preview of one chapter in its real place in the book.
+    executing them: a quick preview of one chapter in its real place in the book (references
+    to the figures of the chapters left out are not checked).
     """
     import yaml
 
@@ -342,6 +342,9 @@ def write_config(book: Book, out: Path, assets: Path, only: list[str] | None = N
     if only is not None:
         config["execute"]["exclude_patterns"] = [
             Path(c.notebook).name for c in book.chapters if Path(c.notebook).stem not in only]
+        # A chapter that is not executed has no figures, so its {numref}s to them cannot
+        # resolve; that is expected in a preview, and a full build still checks every one.
+        config["sphinx"]["config"]["suppress_warnings"] = ["ref.numref"]
     for path, data in ((config_path, config), (toc_path, jupyter_book_toc(book))):
         path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return config_path, toc_path
@@ -401,6 +404,11 @@ def main(argv: list[str] | None = None) -> int:
                                 "are rendered without outputs, a quick preview")
     build_cmd.add_argument("--path-output", type=Path, default=None,
                            help="folder that receives _build/ (default: the book folder)")
+    pdf_cmd = sub.add_parser("pdf", help="print the built book into one PDF (headless Chromium)")
+    pdf_cmd.add_argument("--html", type=Path, default=None,
+                         help="the built book to print (default: _build/html in the book folder)")
+    pdf_cmd.add_argument("--output", type=Path, default=None,
+                         help="the PDF to write (default: _build/book.pdf)")
     args = parser.parse_args(argv)
 
     from booktools import pairing
@@ -414,6 +422,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             pairing.check_all(book.root / NOTEBOOK_DIR)
             print(f"book.toml: OK ({len(book.chapters)} chapters, notebooks paired)")
+            return 0
+        if args.command == "pdf":
+            from booktools import pdf
+
+            html = args.html or book.root / "_build" / "html"
+            output = args.output or book.root / "_build" / "book.pdf"
+            try:
+                written = pdf.make_pdf(book, html, output)
+            except pdf.PdfError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
+            print(f"The PDF is ready: {written}")
             return 0
         html = build(book, path_output=args.path_output, smoke=args.smoke, only=args.only)
     except (BookConfigError, pairing.PairingError) as err:

@@ -51,11 +51,37 @@ def check_all(folder: Path) -> None:
         check_pair(py, ipynb)
 
 
+# What a saved notebook may keep. JupyterLab adds run-time state on every save (outputs, counts,
+# the kernel's language_info, widget state, per-cell timing and scroll flags); none of it is source.
+NOTEBOOK_METADATA = ("jupytext", "kernelspec")
+
+
+def normalise(nb):
+    """The notebook as the repository stores it: outputs, counts and run-time metadata stripped,
+    cell ids derived from the content (so re-saving unchanged cells changes nothing)."""
+    nb.metadata = {k: v for k, v in nb.metadata.items() if k in NOTEBOOK_METADATA}
+    nb.metadata.setdefault("jupytext", {})["formats"] = FORMATS
+    seen: dict[str, int] = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        for key in ("execution", "scrolled", "collapsed", "jupyter", "editable", "deletable", "trusted"):
+            if key == "jupyter" and cell.metadata.get("jupyter", {}).get("source_hidden"):
+                continue  # a deliberate fold in the source, not run-time state
+            cell.metadata.pop(key, None)
+        digest = hashlib.sha1(cell.source.encode()).hexdigest()[:8]
+        seen[digest] = seen.get(digest, 0) + 1
+        cell.id = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
+    return nb
+
+
 def sync_all(folder: Path) -> list[Path]:
     """Re-pair every notebook in ``folder``: the newer file of a pair wins, outputs are stripped.
 
     Returns the files written. JupyterLab with Jupytext saves both files of a pair on every save,
-    so outputs appear in the ``.ipynb``; this removes them again.
+    so outputs appear in the ``.ipynb``; git's clean filter (set up by ``make``) hides them from
+    ``git status`` and this removes them from the file.
     """
     import jupytext
 
@@ -63,18 +89,30 @@ def sync_all(folder: Path) -> list[Path]:
     for py, ipynb in _pairs(Path(folder)):
         sources = [p for p in (py, ipynb) if p.is_file()]
         newest = max(sources, key=lambda p: p.stat().st_mtime_ns)
-        nb = jupytext.read(newest)
-        nb.metadata.setdefault("jupytext", {})["formats"] = FORMATS
-        seen: dict[str, int] = {}
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs = []
-                cell.execution_count = None
-            # Ids derived from the content, so a re-sync of unchanged cells leaves the diff empty.
-            digest = hashlib.sha1(cell.source.encode()).hexdigest()[:8]
-            seen[digest] = seen.get(digest, 0) + 1
-            cell.id = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
+        nb = normalise(jupytext.read(newest))
         jupytext.write(nb, py, fmt="py:percent")
         jupytext.write(nb, ipynb)
         written += [py, ipynb]
     return written
+
+
+def clean(text: str) -> str:
+    """git's clean filter for ``notebooks/*.ipynb``: the stored form of a saved notebook, so that
+    running a chapter in JupyterLab leaves ``git status`` clean. Text that is not a notebook
+    passes through unchanged (git must never lose a file to its filter)."""
+    import jupytext
+
+    try:
+        nb = jupytext.reads(text, fmt="ipynb")
+    except Exception:
+        return text
+    out = jupytext.writes(normalise(nb), fmt="ipynb")
+    return out if out.endswith("\n") else out + "\n"  # as jupytext.write leaves the file
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--clean"]:
+        raise SystemExit("usage: python -m booktools.pairing --clean < notebook.ipynb (git's clean filter)")
+    sys.stdout.write(clean(sys.stdin.read()))

@@ -12,7 +12,7 @@ import tarfile
 
 import pytest
 
-from companion import assets
+from booktools import assets
 
 
 def make_tarball(path, files):
@@ -47,7 +47,7 @@ def test_unpacks_only_mapped_files_and_skips_source_maps(fake_npm, tmp_path, mon
     store, calls = fake_npm
     integrity = make_tarball(store / "_pkg_1.0.tgz", {
         "package/dist/embed.js": b"js", "package/dist/embed.js.map": b"map",
-        "package/dist/embed-amd.js": b"amd", "package/README.md": b"no",
+        "package/README.md": b"no",
     })
     monkeypatch.setattr(assets, "PACKAGES", {"pkg": ("@pkg@1.0", integrity, {"package/dist": "w"})})
     out = assets.ensure(tmp_path / "out")
@@ -75,5 +75,5 @@ def test_failed_fetch_names_the_package(fake_npm, tmp_path, monkeypatch):
 
 def test_entries_point_inside_the_mapped_folders():
     targets = [t for _, _, mapping in assets.PACKAGES.values() for t in mapping.values()]
-    for entry in (assets.MATHJAX_ENTRY, assets.WIDGETS_ENTRY):
-        assert any(entry == t or entry.startswith(t + "/") for t in targets), entry
+    entry = assets.MATHJAX_ENTRY
+    assert any(entry == t or entry.startswith(t + "/") for t in targets), entry

@@ -1,12 +1,16 @@
 """The book builds (smoke configuration) and its pages work offline in a real headless Chromium."""
 
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import jupytext
+import nbformat
 import pytest
 
-from companion.book import build, load_book
+from booktools import pagecheck
+from booktools.book import build, load_book
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = load_book(ROOT)
@@ -18,6 +22,10 @@ pytestmark = pytest.mark.book
 
 @pytest.fixture(scope="session")
 def html_dir(tmp_path_factory):
+    """A fresh smoke build; BOOK_HTML=<path to _build/html> reuses one (quick page checks while
+    editing a chapter: `python -m booktools build --smoke --path-output /tmp/b` first)."""
+    if os.environ.get("BOOK_HTML"):
+        return Path(os.environ["BOOK_HTML"]).resolve()
     return build(BOOK, path_output=tmp_path_factory.mktemp("book"), smoke=True)
 
 
@@ -54,11 +62,16 @@ def test_built_pages_load_nothing_from_the_network(html_dir):
     assert not offenders, "\n".join(offenders[:20])
 
 
-def test_mathjax_and_widget_manager_are_served_locally(html_dir):
+def test_mathjax_is_served_locally_and_no_page_needs_a_widget_manager(html_dir):
     page = (html_dir / CHAPTER_PAGES[0]).read_text(encoding="utf-8")
     assert re.search(r'src="[./]*_static/mathjax/tex-mml-chtml\.js', page)
     assert (html_dir / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
-    assert (html_dir / "_static" / "html-manager" / "embed.js").is_file()
+    # Progress bars are off in the static book and panels are plain HTML: no widget state, so
+    # no page loads (or leaves blank space for) the ipywidgets manager.
+    for relative in PAGES:
+        text = (html_dir / relative).read_text(encoding="utf-8")
+        assert "application/vnd.jupyter.widget-state+json" not in text, relative
+        assert "application/vnd.jupyter.widget-view+json" not in text, relative
     # The `_static` trap: Jupyter Book adds a <script> for every .js under the book's own _static.
     assert page.count("<script") < 40
 
@@ -79,6 +92,33 @@ def test_demo_renders_as_a_static_panel(html_dir):
     page = (html_dir / CHAPTER_PAGES[0]).read_text(encoding="utf-8")
     assert 'class="companion-panel"' in page
     assert 'type="range"' in page
+
+
+def test_panel_frames_are_files_not_inline(html_dir):
+    # The page keeps one inline frame per panel (what shows before any move); the rest are files.
+    for relative in CHAPTER_PAGES:
+        text = (html_dir / relative).read_text(encoding="utf-8")
+        panels = text.count('class="companion-panel"')
+        assert text.count('"frames":') == 0, relative
+        assert text.count('"urls":["../_panels/') == panels, relative
+        assert text.count("data:image/webp;base64,") == panels, relative
+    assert any((html_dir / "_panels").glob("*.webp"))
+
+
+@pytest.mark.parametrize("relative", PAGES)
+def test_every_page_is_light(html_dir, relative):
+    assert pagecheck.weight(html_dir / relative) == []
+
+
+def test_every_chapter_downloads_as_ipynb_beside_py(html_dir):
+    for chapter in BOOK.chapters:
+        stem = Path(chapter.notebook).stem
+        page = (html_dir / "notebooks" / f"{stem}.html").read_text(encoding="utf-8")
+        for suffix in (".py", ".ipynb"):
+            assert f'href="../_sources/notebooks/{stem}{suffix}"' in page, (stem, suffix)
+            assert (html_dir / "_sources" / "notebooks" / f"{stem}{suffix}").is_file(), (stem, suffix)
+        served = nbformat.read(html_dir / "_sources" / "notebooks" / f"{stem}.ipynb", as_version=4)
+        assert served.cells[0].source.startswith("# "), stem
 
 
 # ---------------------------------------------------------------------------- headless Chromium
@@ -167,3 +207,142 @@ def test_static_slider_panel_changes_its_figure(open_page, html_dir):
     shots.mkdir(exist_ok=True)
     page.screenshot(path=str(shots / "chapter.png"), full_page=True)
     panel.screenshot(path=str(shots / "panel-after-move.png"))
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("relative", PAGES)
+def test_page_reads_well_at_desktop_and_phone_widths(open_page, html_dir, relative):
+    """Maths and code inside their column, no blank output areas, captions and alt text on every
+    figure, every slider moving its figure to both ends, page weight (booktools.pagecheck)."""
+    page = open_page(relative)
+    found = pagecheck.problems(page, html_dir / relative, shots=html_dir.parent / "screenshots")
+    assert not found, f"{relative}:\n" + "\n".join(found)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_sidebar_toggle_shows_and_hides_the_chapter_list(browser, html_dir, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto((html_dir / CHAPTER_PAGES[-1]).as_uri(), wait_until="load")
+    first = Path(CHAPTER_PAGES[0]).name
+    # On a phone the theme moves the chapter list into a modal dialog while it is open.
+    links = page.locator(f'#pst-primary-sidebar a.reference[href$="{first}"], '
+                         f'#pst-primary-sidebar-modal a.reference[href$="{first}"]')
+    toggle = page.locator(".primary-toggle:visible").first
+
+    def in_view():
+        for i in range(links.count()):
+            link = links.nth(i)
+            box = link.bounding_box(timeout=2_000) if link.is_visible() else None
+            if box and box["width"] > 0 and 0 <= box["x"] < width:
+                return True
+        return False
+
+    shown_at_start = in_view()
+    assert shown_at_start == (width >= pagecheck.DESKTOP), "the sidebar's initial state is wrong"
+    toggle.click()
+    page.wait_for_timeout(600)  # the theme animates the sidebar
+    assert in_view() != shown_at_start, f"at {width}px the sidebar toggle does nothing"
+    if width < pagecheck.DESKTOP:
+        page.keyboard.press("Escape")
+    else:
+        toggle.click()
+    page.wait_for_timeout(600)
+    assert in_view() == shown_at_start, f"at {width}px the chapter list does not close again"
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def book_pdf(html_dir, browser):
+    from booktools import pdf
+
+    if pagecheck.chromium_path() is None:
+        from conftest import skip_or_fail
+
+        skip_or_fail("no Chromium on this machine (install the chromium package)")
+    return pdf.make_pdf(BOOK, html_dir, html_dir.parent / "book.pdf", browser=browser)
+
+
+@pytest.mark.browser
+def test_pdf_has_every_chapter_in_order_with_typeset_maths(book_pdf):
+    from pypdf import PdfReader
+
+    reader = PdfReader(book_pdf)
+    outline = [item.title for item in reader.outline]
+    assert len(outline) == 1 + len(BOOK.chapters)
+    pages = [reader.get_page_number(item.page) for item in reader.outline]
+    assert pages == sorted(pages) and len(set(pages)) == len(pages)
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    flat = re.sub(r"\s+", " ", text)
+    for chapter, entry in zip(BOOK.chapters, outline[1:]):
+        heading = jupytext.read(ROOT / chapter.notebook).cells[0].source.splitlines()[0]
+        assert entry == heading.lstrip("# ").strip(), (entry, heading)
+        assert entry.split(":")[0] in flat, entry
+    # Raw TeX delimiters mean MathJax did not typeset before printing. A single $ may appear
+    # only where chapter code has one (matplotlib labels).
+    for raw in ("\\(", "\\)", "\\[", "\\]", "$$", "\\begin{", "\\frac"):
+        assert raw not in text, f"raw maths markup {raw!r} in the PDF"
+    code = "".join(cell.source for c in BOOK.chapters for cell in jupytext.read(ROOT / c.notebook).cells
+                   if cell.cell_type == "code")
+    dollar_spans = set(re.findall(r"\$[^$\n]{1,40}\$", text))
+    assert {span for span in dollar_spans if span not in code} == set()
+
+
+# ------------------------------------------------------------- a repository turns on launching
+
+SAMPLE_REPOSITORY = "https://github.com/example-org/kexue-companion"
+
+
+@pytest.fixture(scope="module")
+def sample_html(tmp_path_factory):
+    """A one-chapter book with [book].repository set, built for real (it runs in seconds)."""
+    root = tmp_path_factory.mktemp("sample")
+    (root / "notebooks").mkdir()
+    (root / "notebooks" / "intro.md").write_text("# Sample\n\n{{ source }}\n\n[The chapter](one.py)\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# One\n\nText."),
+                                         nbformat.v4.new_code_cell("print(1 + 1)")])
+    nb.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    jupytext.write(nb, root / "notebooks" / "one.py", fmt="py:percent")
+    jupytext.write(nb, root / "notebooks" / "one.ipynb")
+    (root / "book.toml").write_text(f"""\
+[book]
+title = "Sample"
+authors = ["A. Author"]
+description = "A sample book"
+language = "en"
+intro = "notebooks/intro.md"
+repository = "{SAMPLE_REPOSITORY}"
+branch = "main"
+
+[execution]
+mode = "force"
+timeout = 60
+
+[[chapters]]
+notebook = "notebooks/one.py"
+article = "https://kexue.fm/archives/5607"
+original_title = "python简单实现gillespie模拟"
+date = 2018-06-07
+""", encoding="utf-8")
+    return build(load_book(root), smoke=True)
+
+
+def test_repository_gives_launch_buttons_and_a_source_link(sample_html):
+    chapter = (sample_html / "notebooks" / "one.html").read_text(encoding="utf-8")
+    binder = re.search(r'href="(https://mybinder\.org/v2/gh/example-org/kexue-companion/main\?[^"]*)"', chapter)
+    assert binder and "notebooks%2Fone" in binder[1].replace("/", "%2F"), "no Binder launch button"
+    colab = 'href="https://colab.research.google.com/github/example-org/kexue-companion/blob/main/notebooks/one'
+    assert colab in chapter, "no Colab launch button"
+    assert f'href="{SAMPLE_REPOSITORY}"' in chapter, "no repository button"
+    intro = (sample_html / "notebooks" / "intro.html").read_text(encoding="utf-8")
+    assert f'href="{SAMPLE_REPOSITORY}"' in intro and "git+" + SAMPLE_REPOSITORY in intro
+
+
+def test_without_a_repository_the_home_page_still_says_how_to_run_it(html_dir):
+    intro = re.sub(r"<[^>]+>", "", (html_dir / PAGES[0]).read_text(encoding="utf-8"))
+    assert "{{" not in intro and "no public address" in intro
+    assert "make lab" in intro and "make pdf" in intro
+    assert "mybinder.org" not in (html_dir / CHAPTER_PAGES[0]).read_text(encoding="utf-8")
+

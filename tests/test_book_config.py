@@ -10,8 +10,9 @@ import jupytext
 import nbformat
 import pytest
 
-from companion import book as bk
-from companion import pairing
+from booktools import book as bk
+from booktools import pairing
+from booktools import sphinx_ext
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -153,7 +154,7 @@ def test_missing_book_toml(tmp_path):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "companion.book", *args],
+    return subprocess.run([sys.executable, "-m", "booktools", *args],
                           capture_output=True, text=True, cwd=ROOT)
 
 
@@ -198,10 +199,11 @@ def test_config_maps_book_toml_and_stays_offline(book_dir, tmp_path):
                                  "stderr_output": "warn"}
     sphinx = config["sphinx"]["config"]
     assert sphinx["include_patterns"] == ["notebooks/*.md", "notebooks/*.py"]
-    assert sphinx["html_static_path"] == [str((tmp_path / "assets").resolve())]
-    # Relative to the static folder, never a CDN address.
+    assert sphinx["html_static_path"] == [str((tmp_path / "assets").resolve()), str(sphinx_ext.STATIC)]
+    assert "booktools.sphinx_ext" in sphinx["extensions"]
+    # Relative to the static folder, never a CDN address; panels need no widget manager.
     assert not sphinx["mathjax_path"].startswith(("http:", "https:", "//"))
-    assert all(not url.startswith(("http:", "https:", "//")) for url in sphinx["nb_ipywidgets_js"])
+    assert sphinx["nb_ipywidgets_js"] == {}
     assert "repository" not in config and "launch_buttons" not in config
     assert config["html"]["use_repository_button"] is False
 
@@ -212,6 +214,8 @@ def test_repository_turns_on_buttons(book_dir, tmp_path):
     config = bk.jupyter_book_config(bk.load_book(book_dir), tmp_path)
     assert config["repository"] == {"url": "https://github.com/o/r", "path_to_book": "", "branch": "dev"}
     assert config["launch_buttons"]["notebook_interface"] == "jupyterlab"
+    assert config["launch_buttons"]["binderhub_url"].startswith("https://")
+    assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert config["html"]["use_repository_button"] is True
 
 
@@ -272,3 +276,46 @@ def test_equation_labels_are_unique_across_the_book():
             assert label not in seen, f"equation label {label} is used by {seen[label]} and {chapter.notebook}"
             seen[label] = chapter.notebook
     assert len(seen) >= 6 * 5  # every chapter numbers its key equations
+
+
+def test_pdf_without_chromium_says_how_to_install_it(tmp_path):
+    """`make pdf` on a machine without Chromium: one line saying what to install, exit status 2."""
+    book = bk.load_book(ROOT)
+    html = tmp_path / "html"
+    for page in [book.intro] + [c.notebook for c in book.chapters]:
+        (html / page).with_suffix(".html").parent.mkdir(parents=True, exist_ok=True)
+        (html / page).with_suffix(".html").write_text("<h1>x</h1>")
+    env = {"PATH": str(Path(sys.executable).parent), "CHROMIUM": "no-such-chromium",
+           "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "booktools", "pdf", "--html", str(html),
+                             "--output", str(tmp_path / "b.pdf")],
+                            cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert "no Chromium" in result.stderr and "apt-get install chromium" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "b.pdf").exists()
+
+
+def test_pdf_of_an_unbuilt_book_says_to_build_it(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "booktools", "pdf", "--html", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "run `make book` first" in result.stderr, result.stderr
+
+
+def test_only_executes_the_named_chapters(book_dir, tmp_path):
+    import yaml
+
+    book = bk.load_book(book_dir)
+    config_path, _ = bk.write_config(book, tmp_path / "cfg", tmp_path / "assets", only=["two"])
+    config = yaml.safe_load(config_path.read_text())
+    assert config["execute"]["exclude_patterns"] == ["one.py"]
+    assert config["sphinx"]["config"]["suppress_warnings"] == ["ref.numref"]
+    full = yaml.safe_load(bk.write_config(book, tmp_path / "c2", tmp_path / "assets")[0].read_text())
+    assert "exclude_patterns" not in full["execute"]
+    assert "suppress_warnings" not in full["sphinx"]["config"]
+
+
+@pytest.mark.parametrize("only", [["three"], [], ["one", "One"]])
+def test_only_rejects_what_is_not_a_chapter(book_dir, only):
+    with pytest.raises(bk.BookConfigError, match=r"^--only: .* is not a chapter"):
+        bk.chapter_names(bk.load_book(book_dir), only)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import companion
-from companion.book import load_book
+from booktools.book import load_book
 from conftest import run_in_fresh_loop
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,3 +246,81 @@ def test_jupyterlab_ui_opens_the_chapter_as_a_notebook(lab, browser, suffix):
     finally:
         context.close()
     assert not outside, f"JupyterLab's page asked for addresses outside loopback: {outside[:5]}"
+
+
+def _git_status(*paths):
+    result = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=ROOT,
+                            capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+def _git_sees(path):
+    """The blob git would store for ``path`` (clean filter applied)."""
+    result = subprocess.run(["git", "hash-object", f"--path={path.relative_to(ROOT)}", str(path)],
+                            cwd=ROOT, capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+# A markdown cell as jupyterlab-myst renders it (JupyterLab's own renderer uses .jp-RenderedMarkdown).
+MYST = ".jp-NotebookPanel .jp-MarkdownCell .myst"
+LAB_CHAPTER = next(c for c in CHAPTERS if Path(c.notebook).stem == "vib")
+
+
+@pytest.mark.browser
+def test_a_reader_runs_a_chapter_in_jupyterlab(lab, browser):
+    """Open a chapter, run all cells, save: MyST renders (an admonition is an admonition, a
+    solution is folded), no cell fails, and git sees no change (on a fresh clone `git status
+    --porcelain` stays empty; in a working copy it stays what it was)."""
+    chapter = LAB_CHAPTER
+    files = [ROOT / chapter.notebook, ROOT / chapter.twin]
+    before = {f: f.read_bytes() for f in files}
+    status_before = _git_status("notebooks")
+    seen_before = {f: _git_sees(f) for f in files}
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{lab.port}/lab/tree/{chapter.twin}?reset&token={lab.token}")
+        page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownCell h1", timeout=60_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+
+        # jupyterlab-myst renders MyST as HTML; without it the markup shows as typed.
+        page.wait_for_selector(MYST, timeout=60_000)
+        opening = "\n".join(page.locator(MYST).all_inner_texts())
+        assert ":::{admonition}" not in opening, "MyST shows as raw text"
+        assert page.locator(f"{MYST} .myst-admonition").count() > 0, "no admonition rendered"
+
+        page.locator(".jp-NotebookPanel").first.click()
+        page.keyboard.press("Escape")
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        code_cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
+        page.wait_for_function(
+            """() => {
+                const prompts = Array.from(document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt'));
+                return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+            }""", timeout=600_000)
+        tracebacks = page.locator(".jp-NotebookPanel .jp-RenderedText[data-mime-type='application/vnd.jupyter.error']")
+        assert tracebacks.count() == 0, tracebacks.first.inner_text()[:2000]
+        assert code_cells.count() > 10
+
+        # Every markdown cell is rendered now (Run All renders them too); the solutions at the
+        # end are folded dropdowns, and nowhere is MyST left as raw text.
+        rendered = page.locator(MYST)
+        text = "\n".join(rendered.all_inner_texts())
+        assert ":::{" not in text and "```{" not in text and "{eq}`" not in text, "MyST shows as raw text"
+        solutions = page.locator(f"{MYST} details")
+        assert solutions.count() > 0, "no folded solution (dropdown admonition) in the chapter"
+        assert not any(solutions.evaluate_all("els => els.map(e => e.open)")), "a solution is unfolded"
+
+        page.keyboard.press("Control+s")
+        page.wait_for_timeout(2000)
+        # The save wrote outputs into the twin; git's clean filter is what keeps them out of git.
+        assert b'"output_type"' in (ROOT / chapter.twin).read_bytes(), "the notebook was not saved"
+        assert _git_status("notebooks") == status_before, "running and saving a chapter changed git status"
+        # Also in a working copy with edits: the content git would store is byte for byte the same.
+        for f in files:
+            assert _git_sees(f) == seen_before[f], f"git sees {f.name} changed after a run"
+    finally:
+        context.close()
+        for f, content in before.items():  # the working copy, as it was
+            f.write_bytes(content)

@@ -11,7 +11,7 @@ import pytest
 from jupyter_client import AsyncKernelManager
 from nbclient import NotebookClient
 
-from companion.book import load_book
+from booktools.book import load_book
 from conftest import run_in_fresh_loop
 
 ROOT = Path(__file__).resolve().parent.parent

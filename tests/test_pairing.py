@@ -6,7 +6,7 @@ import jupytext
 import nbformat
 import pytest
 
-from companion import pairing
+from booktools import pairing
 
 
 @pytest.fixture
@@ -89,3 +89,52 @@ def test_sync_creates_a_missing_twin_and_is_idempotent(folder):
     pairing.sync_all(folder)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == first
     pairing.check_all(folder)
+
+
+def test_clean_filter_gives_back_the_stored_notebook_after_a_run(folder):
+    """What JupyterLab saves after running a chapter (outputs, counts, language_info, timing
+    metadata) cleans back to the bytes `make sync` stores: git status stays clean."""
+    pairing.sync_all(folder)
+    stored = (folder / "ch.ipynb").read_text()
+    nb = nbformat.read(folder / "ch.ipynb", as_version=4)
+    code = nb.cells[1]
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="2\n")]
+    code.execution_count = 3
+    code.metadata["execution"] = {"iopub.status.busy": "2026-12-04T10:00:00Z"}
+    code.metadata["scrolled"] = True
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.2"}
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    ran = nbformat.writes(nb)
+    assert ran != stored
+    assert pairing.clean(ran) == stored
+    assert "hide-input" in pairing.clean(ran)  # source metadata stays
+
+
+def test_clean_filter_never_loses_a_file_that_is_not_a_notebook():
+    for text in ["", "not json", '{"cells": "broken"', "<<<<<<< HEAD\n{}\n=======\n{}\n>>>>>>> x\n"]:
+        assert pairing.clean(text) == text
+
+
+def test_clean_filter_runs_as_git_runs_it(folder):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pairing.sync_all(folder)
+    stored = (folder / "ch.ipynb").read_text()
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-m", "booktools.pairing", "--clean"], input=stored,
+                            capture_output=True, text=True, cwd=root, check=True)
+    assert result.stdout == stored
+
+
+def test_notebook_twins_go_through_the_clean_filter_and_make_configures_it():
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    attr = subprocess.run(["git", "check-attr", "filter", "notebooks/vib.ipynb"], cwd=root,
+                          capture_output=True, text=True, check=True).stdout
+    assert attr.strip().endswith("filter: notebook"), attr
+    assert 'git config filter.notebook.clean' in (root / "Makefile").read_text()
+    assert "-m booktools.pairing --clean" in (root / "Makefile").read_text()

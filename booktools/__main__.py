@@ -1,0 +1,3 @@
+from booktools.book import main
+
+raise SystemExit(main())
