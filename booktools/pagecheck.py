@@ -10,6 +10,7 @@ What counts as a problem (the reader review's findings, made measurable):
 * a display equation wider than the text column at a desktop width, or one that overlaps its
   equation number at any width (on a phone an equation may scroll, visibly: the book's CSS adds
   shadows at the hidden edge);
+* inline maths that runs past the text column where nothing lets a reader scroll to it;
 * a code cell or printed output wider than its box at a desktop width;
 * an output area taller than 40 px with nothing visible in it (a dead progress bar);
 * an image without alt text, or with a generated one (a file name or hash);
@@ -87,6 +88,18 @@ _GEOMETRY = r"""(desktop) => {
     }
   });
 
+  // Inline maths: never past the right edge of the text (a phone may scroll it, visibly).
+  const column = document.querySelector(".bd-article");
+  const right = column ? rect(column).right : window.innerWidth;
+  document.querySelectorAll('.bd-article mjx-container:not([display="true"])').forEach((m) => {
+    if (m.closest("mjx-container[display='true'], pre")) return;
+    for (let up = m; up && up !== column; up = up.parentElement)
+      if (/auto|scroll/.test(getComputedStyle(up).overflowX)) return;  // scrolls, inside a box
+    const r = rect(m);
+    if (r.width > 0 && r.right > right + tol)
+      out.push(`inline maths runs ${Math.round(r.right - right)}px past the text column (${name(m)})`);
+  });
+
   // Code and printed output: no sideways scrolling on a desktop.
   document.querySelectorAll(".cell_input pre, .cell_output pre, div.highlight pre").forEach((pre) => {
     const wide = pre.scrollWidth - pre.clientWidth;
@@ -131,7 +144,7 @@ def _typeset(page):
         page.evaluate("() => MathJax.startup.promise")
     # Folded solutions and hidden inputs are part of the page; measure them open.
     page.evaluate(UNFOLD)
-    page.wait_for_timeout(100)
+    page.wait_for_timeout(400)  # the book's script re-measures wide inline maths after a toggle
 
 
 # Opens what a reader can unfold: hidden code (<details>) with hidden=True, and the solutions

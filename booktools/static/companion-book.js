@@ -15,3 +15,37 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   });
 });
+
+/* An inline formula wider than the text column (on a phone) would run off the page, where no
+   one can scroll to it. Once MathJax has typeset the page, and after each resize, such formulas
+   become boxes of their own that scroll sideways, with the same edge shadow as wide equations. */
+(function () {
+  function mark() {
+    var column = document.querySelector(".bd-article");
+    if (!column) return;
+    var right = column.getBoundingClientRect().right;
+    document.querySelectorAll('.bd-article mjx-container:not([display="true"])').forEach(function (m) {
+      var wide = m.classList.contains("companion-wide");
+      if (wide) m.classList.remove("companion-wide");
+      var box = m.getBoundingClientRect();
+      if (box.width > 0 && box.right > right + 1) m.classList.add("companion-wide");
+      else if (wide) m.classList.remove("companion-wide");
+    });
+  }
+  window.addEventListener("load", function () {
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) MathJax.startup.promise.then(mark);
+  });
+  var timer;
+  function later() { clearTimeout(timer); timer = setTimeout(mark, 150); }
+  window.addEventListener("resize", later);
+  /* A folded solution or code cell measures nothing until it opens. */
+  document.addEventListener("toggle", later, true);
+  document.addEventListener("DOMContentLoaded", function () {
+    var article = document.querySelector(".bd-article");
+    if (!article) return;
+    new MutationObserver(function (records) {
+      /* a solution unfolding changes its admonition's class; ignore the marks set here */
+      if (records.some(function (r) { return r.target.tagName !== "MJX-CONTAINER"; })) later();
+    }).observe(article, {attributes: true, attributeFilter: ["class"], subtree: true});
+  });
+})();
