@@ -7,7 +7,6 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Running as root (containers, CI) needs Jupyter's explicit permission.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
-LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 .PHONY: book pdf test lab bench sync check clean distclean browser
 
@@ -46,10 +45,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[book,test,bench]'
 	# Named as in the notebooks' metadata, so that running a chapter does not rewrite its files.
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3"
-	# git's clean filter for notebooks/*.ipynb (.gitattributes): outputs never reach git status.
-	-git config filter.notebook.clean "$(abspath $(PY)) -m booktools.pairing --clean"
-	mkdir -p $(dir $(LAB_OVERRIDES))
-	echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' > $(LAB_OVERRIDES)
+	# .py chapters open as notebooks; running one changes no tracked file (booktools/lab.py).
+	$(PY) -m booktools.lab
 	touch $@
 
 # CI must run the browser checks, so there Chromium is installed when missing. Elsewhere the

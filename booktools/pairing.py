@@ -96,6 +96,22 @@ def sync_all(folder: Path) -> list[Path]:
     return written
 
 
+def strip_on_save(model, path, **kwargs):
+    """Jupyter's pre-save hook (``make`` configures it for the .venv's server): a chapter's
+    ``.ipynb`` twin is saved in its stored form, so running a chapter in JupyterLab and saving
+    changes no tracked file, not even its size (git reports a file whose size changed as
+    modified before any filter runs). Notebooks that are not a chapter's twin keep their outputs.
+    """
+    if model.get("type") != "notebook" or not str(path).endswith(".ipynb"):
+        return
+    formats = model["content"].get("metadata", {}).get("jupytext", {}).get("formats")
+    if formats != FORMATS:
+        return
+    import nbformat
+
+    model["content"] = normalise(nbformat.from_dict(model["content"]))
+
+
 def clean(text: str) -> str:
     """git's clean filter for ``notebooks/*.ipynb``: the stored form of a saved notebook, so that
     running a chapter in JupyterLab leaves ``git status`` clean. Text that is not a notebook

@@ -269,11 +269,12 @@ LAB_CHAPTER = next(c for c in CHAPTERS if Path(c.notebook).stem == "vib")
 @pytest.mark.browser
 def test_a_reader_runs_a_chapter_in_jupyterlab(lab, browser):
     """Open a chapter, run all cells, save: MyST renders (an admonition is an admonition, a
-    solution is folded), no cell fails, and git sees no change (on a fresh clone `git status
-    --porcelain` stays empty; in a working copy it stays what it was)."""
+    solution is folded), no cell fails, both files of the pair are saved byte for byte as they
+    were, and git sees no change (on a fresh clone `git status --porcelain` stays empty)."""
     chapter = LAB_CHAPTER
     files = [ROOT / chapter.notebook, ROOT / chapter.twin]
     before = {f: f.read_bytes() for f in files}
+    mtimes = {f: f.stat().st_mtime_ns for f in files}
     status_before = _git_status("notebooks")
     seen_before = {f: _git_sees(f) for f in files}
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -314,9 +315,14 @@ def test_a_reader_runs_a_chapter_in_jupyterlab(lab, browser):
 
         page.keyboard.press("Control+s")
         page.wait_for_timeout(2000)
-        # The save wrote outputs into the twin; git's clean filter is what keeps them out of git.
-        assert b'"output_type"' in (ROOT / chapter.twin).read_bytes(), "the notebook was not saved"
-        assert _git_status("notebooks") == status_before, "running and saving a chapter changed git status"
+        # The save really wrote both files of the pair, and wrote them as they were: the
+        # server's pre-save hook stores the twin without outputs (make sets it up).
+        for f in files:
+            assert f.stat().st_mtime_ns > mtimes[f], f"{f.name} was not saved"
+            assert f.read_bytes() == before[f], f"saving after a run rewrote {f.name}"
+        diff = subprocess.run(["git", "diff", "--", "notebooks"], cwd=ROOT, capture_output=True, text=True).stdout
+        assert _git_status("notebooks") == status_before, (
+            f"running and saving a chapter changed git status:\n{diff[:3000]}")
         # Also in a working copy with edits: the content git would store is byte for byte the same.
         for f in files:
             assert _git_sees(f) == seen_before[f], f"git sees {f.name} changed after a run"

@@ -136,5 +136,50 @@ def test_notebook_twins_go_through_the_clean_filter_and_make_configures_it():
     attr = subprocess.run(["git", "check-attr", "filter", "notebooks/vib.ipynb"], cwd=root,
                           capture_output=True, text=True, check=True).stdout
     assert attr.strip().endswith("filter: notebook"), attr
-    assert 'git config filter.notebook.clean' in (root / "Makefile").read_text()
-    assert "-m booktools.pairing --clean" in (root / "Makefile").read_text()
+    assert "$(PY) -m booktools.lab" in (root / "Makefile").read_text()
+    configured = subprocess.run(["git", "config", "filter.notebook.clean"], cwd=root,
+                                capture_output=True, text=True).stdout
+    assert configured.strip().endswith("-m booktools.pairing --clean"), (
+        f"git's notebook filter is {configured!r}: run make (or python -m booktools.lab)")
+
+
+def test_pre_save_hook_stores_a_chapter_twin_as_make_sync_does(folder):
+    pairing.sync_all(folder)
+    stored = nbformat.read(folder / "ch.ipynb", as_version=4)
+    ran = nbformat.read(folder / "ch.ipynb", as_version=4)
+    ran.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="2\n")]
+    ran.cells[1].execution_count = 1
+    ran.metadata["language_info"] = {"name": "python"}
+    model = {"type": "notebook", "content": ran}
+    pairing.strip_on_save(model, "notebooks/ch.ipynb", contents_manager=None)
+    assert nbformat.writes(model["content"]) == nbformat.writes(stored)
+
+
+def test_pre_save_hook_leaves_other_files_alone():
+    scratch = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1", execution_count=1)])
+    scratch.cells[0].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "1"})]
+    model = {"type": "notebook", "content": scratch}
+    pairing.strip_on_save(model, "notebooks/scratch.ipynb")
+    assert model["content"].cells[0].outputs  # not a chapter twin: the reader's outputs stay
+    text = {"type": "file", "format": "text", "content": "print(1)\n"}
+    pairing.strip_on_save(text, "notebooks/ch.py")
+    assert text["content"] == "print(1)\n"
+
+
+def test_lab_setup_writes_into_the_environment_only(tmp_path):
+    import json
+
+    from booktools import lab
+
+    prefix, root = tmp_path / "env", tmp_path / "clone"
+    root.mkdir()
+    config = prefix / "etc/jupyter/jupyter_server_config.json"
+    config.parent.mkdir(parents=True)
+    config.write_text(json.dumps({"ServerApp": {"allow_root": True}}))
+    lab.setup(prefix=prefix, root=root)
+    server = json.loads(config.read_text())
+    assert server["ServerApp"] == {"allow_root": True}  # kept
+    assert server["ContentsManager"]["pre_save_hook"] == "booktools.pairing.strip_on_save"
+    overrides = json.loads((prefix / "share/jupyter/lab/settings/overrides.json").read_text())
+    assert overrides == lab.VIEWERS
+    assert [p.read_text() for p in prefix.rglob("kexue-booktools.pth")] == [f"{root}\n"]
