@@ -143,13 +143,13 @@ def _typeset(page):
                                timeout=30_000)
         page.evaluate("() => MathJax.startup.promise")
     # Folded solutions and hidden inputs are part of the page; measure them open.
-    page.evaluate(UNFOLD)
+    page.evaluate(UNFOLD, True)
     page.wait_for_timeout(400)  # the book's script re-measures wide inline maths after a toggle
 
 
 # Opens what a reader can unfold: hidden code (<details>) with hidden=True, and the solutions
 # (sphinx-togglebutton admonitions).
-UNFOLD = """(hidden = true) => {
+UNFOLD = """(hidden) => {
   if (hidden) document.querySelectorAll("details").forEach((d) => d.open = true);
   document.querySelectorAll(".admonition.toggle-hidden").forEach((el) => el.classList.remove("toggle-hidden"));
 }"""
@@ -249,6 +249,10 @@ def main(argv=None) -> int:
     parser.add_argument("--page", action="append", help="only these pages (e.g. notebooks/vib.html)")
     parser.add_argument("--shots", type=Path, help="save a full-page screenshot per page and width here")
     args = parser.parse_args(argv)
+    args.html = args.html.resolve()
+    if not args.html.is_dir():
+        print(f"error: {args.html} is not a built book: run `make book` first", file=sys.stderr)
+        return 2
     executable = chromium_path()
     try:
         from playwright.sync_api import sync_playwright

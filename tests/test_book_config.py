@@ -319,3 +319,9 @@ def test_only_executes_the_named_chapters(book_dir, tmp_path):
 def test_only_rejects_what_is_not_a_chapter(book_dir, only):
     with pytest.raises(bk.BookConfigError, match=r"^--only: .* is not a chapter"):
         bk.chapter_names(bk.load_book(book_dir), only)
+
+
+def test_pagecheck_on_an_unbuilt_book_says_to_build_it(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "booktools.pagecheck", str(tmp_path / "none")],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "run `make book` first" in result.stderr, result.stderr
