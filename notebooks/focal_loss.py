@@ -517,62 +517,11 @@ demo(fo.plot_imbalance,
 # minibatch SGD (batch 32, learning rate 0.1):
 
 # %%
-def reaches(accuracy, level):
-    """First epoch with accuracy >= level (None: never)."""
-    return next((i + 1 for i, a in enumerate(accuracy) if a >= level), None)
-
-
-def stays(accuracy, level):
-    """First epoch after which the accuracy never falls below ``level``.
-
-    None if that has not happened by the end.
-    """
-    below = [i for i, a in enumerate(accuracy) if a < level]
-    if not below:
-        return 1
-    return below[-1] + 2 if below[-1] + 1 < len(accuracy) else None
-
-
-def learning_speed(losses, data, make_model, levels, *, lr, desc):
-    # Prints only after the progress bar: text printed before it may reach
-    # the page before or after the bar, so a second run could show the same
-    # numbers in a different order.
-    X, y, X_test, y_test = data
-    table = {}
-    for name, loss in tqdm(losses.items(), desc=desc):
-        runs = []
-        for seed in range(SEEDS):
-            run = fo.fit(loss, X, y, model=make_model(seed), epochs=EPOCHS,
-                         lr=lr, seed=seed, batch_size=32, optimizer="sgd")
-            with torch.no_grad():
-                out = run.model(X_test)
-                if y.is_floating_point():       # one logit: binary labels
-                    right = (out.squeeze(-1) > 0) == (y_test > 0.5)
-                else:                           # one logit per class
-                    right = out.argmax(1) == y_test
-            runs.append((run, right.double().mean().item()))
-        table[name] = runs
+def show_speed(runs, levels, desc):
     print(f"{desc}, {EPOCHS} epochs. Epochs to reach a training accuracy,")
     print("and to stay at or above it, per seed ('-': never); forgetting")
     print("events (mean over seeds); final training and test accuracy")
-    print(f"{'':18s}" + "".join(f"{word:>9s}" for level in levels
-                                for word in ("reach", "stay")))
-    print(f"{'loss':18s}" + "".join(f"{level:>9.0%}" for level in levels
-                                    for word in ("reach", "stay"))
-          + f"{'forget':>8s}{'train':>7s}{'test':>6s}")
-    for name, runs in table.items():
-        cells = []
-        for level in levels:
-            for rule in (reaches, stays):
-                hits = [rule(run.accuracy, level) for run, _ in runs]
-                cells.append(",".join("-" if h is None else str(h)
-                                      for h in hits))
-        forgotten = np.mean([sum(run.forgotten) for run, _ in runs])
-        train_acc = np.mean([run.accuracy[-1] for run, _ in runs])
-        test_acc = np.mean([acc for _, acc in runs])
-        print(f"{name:18s}" + "".join(f"{c:>9s}" for c in cells)
-              + f"{forgotten:8.0f}{train_acc:7.3f}{test_acc:6.3f}")
-    return table
+    print(fo.speed_table(runs, levels))
 
 
 moons = (*fo.imbalanced_moons(500, 1, seed=SEED, noise=0.2),
@@ -583,9 +532,12 @@ binary_losses = {
     "smoothed, K = 5": lambda z, t: fo.soft_truncated_bce(z, t, 5.0),
     "focal, γ = 2": lambda z, t: fo.focal_bce(z, t, 2.0),
 }
-moons_runs = learning_speed(binary_losses, moons,
-                            lambda s: fo.mlp(2, 1, seed=s), (0.90, 0.95),
-                            lr=0.1, desc="two moons")
+# Prints come after the progress bar, so that a second run shows the same
+# text in the same order.
+moons_runs = fo.learning_speed(binary_losses, moons,
+                               lambda s: fo.mlp(2, 1, seed=s), seeds=SEEDS,
+                               epochs=EPOCHS, lr=0.1, desc="two moons")
+show_speed(moons_runs, (0.90, 0.95), "two moons")
 
 # %% [markdown]
 # Here Su's complaint holds up, in the form the argument predicts. Hard truncation *reaches* 90%
@@ -604,7 +556,7 @@ X_train, y_train = moons[0], moons[1]
 fig, (left, right) = style.figure(1, 2, width=10, height=3.4)
 bins = np.linspace(0, 1, 41)
 for i, name in enumerate(binary_losses):
-    run = moons_runs[name][0][0]
+    run = moons_runs[name][0].fit
     left.plot(range(1, len(run.accuracy) + 1), run.accuracy,
               color=style.COLORS[i], label=name)
     if name == "smoothed, K = 5":
@@ -642,10 +594,11 @@ multi_losses = {
     "focal, γ = 1": lambda z, t: fo.focal_ce(z, t, 1.0),
     "focal, γ = 2": lambda z, t: fo.focal_ce(z, t, 2.0),
 }
-digit_runs = learning_speed(multi_losses, digit_data,
-                            lambda s: fo.mlp(64, 10, hidden=(), seed=s),
-                            (0.95, 0.97), lr=0.5,
-                            desc="digits, linear softmax")
+digit_runs = fo.learning_speed(multi_losses, digit_data,
+                               lambda s: fo.mlp(64, 10, hidden=(), seed=s),
+                               seeds=SEEDS, epochs=EPOCHS, lr=0.5,
+                               desc="digits, linear softmax")
+show_speed(digit_runs, (0.95, 0.97), "digits, linear softmax")
 
 # %% [markdown]
 # Two lessons. First, Su's claim is not universal: for this linear model, hard truncation reaches

@@ -458,3 +458,43 @@ def test_slider_demos_return_figures():
 
     assert isinstance(FO.plot_losses(m=0.7, K=5.0, gamma=2.0, alpha=0.25), Figure)
     assert isinstance(FO.plot_imbalance(imbalance=5, steps=3), Figure)
+
+
+# ----------------------------------------------------------------------------------------------
+# learning speed (the "does hard truncation need more iterations?" section)
+
+@pytest.mark.parametrize("accuracy,level,reach,stay", [
+    ([0.5, 0.9, 0.8, 0.95, 0.96], 0.9, 2, 4),   # reaches at 2, dips at 3, stays from 4
+    ([0.95, 0.96, 0.97], 0.9, 1, 1),            # never below: stays from the first epoch
+    ([0.5, 0.6, 0.95, 0.7], 0.9, 3, None),       # falls back at the last epoch
+    ([0.5, 0.6], 0.9, None, None),                # never reaches
+    ([0.9], 0.9, 1, 1),                           # "at least": equality counts
+])
+def test_epochs_to_reach_and_to_stay(accuracy, level, reach, stay):
+    assert FO.epochs_to_reach(accuracy, level) == reach
+    assert FO.epochs_to_stay(accuracy, level) == stay
+    if reach is not None and stay is not None:
+        assert reach <= stay  # staying above a level implies having reached it
+
+
+def test_learning_speed_is_deterministic_and_its_table_fits_the_page():
+    X, y = FO.imbalanced_moons(40, 1, seed=0, noise=0.2)
+    data = (X, y, X, y)
+    losses = {"cross entropy": lambda z, t: FO.focal_bce(z, t, 0.0),
+              "hard, m = 0.5": lambda z, t: FO.hard_truncated_bce(z, t, 0.5)}
+
+    def run():
+        return FO.learning_speed(losses, data, lambda s: FO.mlp(2, 1, seed=s), seeds=2, epochs=4,
+                                 lr=0.1, progress=False)
+
+    first, second = run(), run()
+    assert [r.fit.accuracy for runs in first.values() for r in runs] == \
+           [r.fit.accuracy for runs in second.values() for r in runs]
+    for runs in first.values():
+        assert len(runs) == 2 and all(len(r.fit.accuracy) == 4 for r in runs)
+        assert all(0 <= r.test_accuracy <= 1 for r in runs)
+    table = FO.speed_table(first, (0.90, 0.95)).splitlines()
+    assert len(table) == 2 + len(losses) and all(len(line) <= 79 for line in table)
+    # The final-accuracy column is the mean of the runs' last training accuracies.
+    ce = first["cross entropy"]
+    assert table[2].split()[-2] == f"{sum(r.fit.accuracy[-1] for r in ce) / 2:.3f}"
