@@ -136,12 +136,17 @@ _GEOMETRY = r"""(desktop) => {
 }""".replace("%BLANK%", str(BLANK_PX))
 
 
+def wait_for_maths(page, timeout_ms: int = 30_000) -> None:
+    """Wait until MathJax has typeset an opened page (at once if the page has no maths)."""
+    if page.locator("div.math, span.math").count():
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                               timeout=timeout_ms)
+        page.evaluate("() => MathJax.startup.promise")
+
+
 def _typeset(page):
     page.wait_for_load_state("load")
-    if page.locator("div.math").count():
-        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-                               timeout=30_000)
-        page.evaluate("() => MathJax.startup.promise")
+    wait_for_maths(page)
     # Folded solutions and hidden inputs are part of the page; measure them open.
     page.evaluate(UNFOLD, True)
     page.wait_for_timeout(400)  # the book's script re-measures wide inline maths after a toggle
@@ -230,8 +235,10 @@ def weight(html_file: Path) -> list[str]:
 
 
 def problems(page, html_file: Path, widths=(1280, 390), shots: Path | None = None) -> list[str]:
-    """Every problem on one built page at each width (``page`` is a Playwright page)."""
-    page.goto(html_file.as_uri(), wait_until="load")
+    """Every problem on one built page at each width (``page`` is a Playwright page, opened on
+    ``html_file`` already or not)."""
+    if page.url != html_file.as_uri():
+        page.goto(html_file.as_uri(), wait_until="load")
     found = weight(html_file)
     for width in widths:
         found += geometry(page, width)

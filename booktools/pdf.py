@@ -15,7 +15,7 @@ import contextlib
 import io
 from pathlib import Path
 
-from booktools.pagecheck import CHROMIUM_ARGS, INSTALL_HINT, UNFOLD, chromium_path
+from booktools.pagecheck import CHROMIUM_ARGS, INSTALL_HINT, UNFOLD, chromium_path, wait_for_maths
 
 MARGIN = {"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"}
 
@@ -36,10 +36,7 @@ def pages_in_order(book, html: Path) -> list[Path]:
 
 def _print(page, html_file: Path) -> tuple[str, bytes]:
     page.goto(html_file.as_uri(), wait_until="load")
-    if page.locator("div.math, span.math").count():
-        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-                               timeout=60_000)
-        page.evaluate("() => MathJax.startup.promise")
+    wait_for_maths(page, timeout_ms=60_000)
     page.evaluate(UNFOLD, False)  # solutions open; code the page hides stays hidden
     page.emulate_media(media="print")
     title = page.locator("h1").first.inner_text().replace("#", "").strip()

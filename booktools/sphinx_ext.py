@@ -20,6 +20,8 @@ import re
 import shutil
 from pathlib import Path
 
+from companion.widgets import panel_json
+
 STATIC = Path(__file__).resolve().parent / "static"
 PANEL_DIR = "_panels"
 # The panel's data block, as companion.widgets writes it; nothing else on a page has this shape.
@@ -47,9 +49,7 @@ def externalise_panels(body: str, outdir: Path, prefix: str) -> str:
                 path.write_bytes(raw)
             urls.append(f"{prefix}{PANEL_DIR}/{name}")
         data["urls"] = urls
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        return match[1] + text + match[3]
+        return match[1] + panel_json(data) + match[3]
 
     return PANEL_DATA.sub(replace, body)
 

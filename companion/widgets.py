@@ -407,13 +407,19 @@ def _describe(plot, name):
     return first or f"Figure drawn by {name}"
 
 
+def panel_json(data: dict) -> str:
+    """A panel's data as the text of its ``<script type="application/json">`` element: compact,
+    with ``<``, ``>`` and ``&`` escaped so that no label can close the element it sits in.
+    (The book build rewrites the block with this too: ``booktools.sphinx_ext``.)"""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _panel_html(name, description, params, frames, labels, start, total):
     names = [spec.label or key for key, spec in params.items()]
     encoded = [base64.b64encode(f).decode("ascii") for f in frames]
-    data = json.dumps({"type": FRAME_MIME, "frames": encoded, "labels": labels, "names": names,
-                       "alt": description}, separators=(",", ":"), ensure_ascii=False)
-    # Escaped so that no label can close the <script> element it sits in.
-    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    data = panel_json({"type": FRAME_MIME, "frames": encoded, "labels": labels, "names": names,
+                       "alt": description})
     digest = hashlib.sha256(f"{name}|{list(params)}|{start}|{data}".encode()).hexdigest()
     panel_id = f"companion-panel-{digest[:12]}"
     first = encoded[np.ravel_multi_index(start, [len(kept) for kept in labels])]

@@ -3,7 +3,6 @@
 import asyncio
 import concurrent.futures
 import os
-import shutil
 
 import pytest
 
@@ -46,14 +45,13 @@ def browser():
         from playwright import sync_api as playwright_api
     except ImportError:
         skip_or_fail("playwright is not installed (pip install -e '.[test]')")
-    executable = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    from booktools.pagecheck import CHROMIUM_ARGS, chromium_path
+
+    executable = chromium_path()
     if executable is None:
         skip_or_fail("no Chromium on this machine (install the chromium package)")
     with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=executable, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        ])
+        chromium = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
@@ -67,3 +65,49 @@ def run_in_fresh_loop(coroutine):
     """
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+# ------------------------------------------------------------------- a small book for the builder
+
+# A valid book.toml with two chapters, notebooks/one.py and notebooks/two.py (write_notebook).
+VALID_BOOK_TOML = """\
+[book]
+title = "T"
+authors = ["A. Author"]
+description = "D"
+language = "en"
+intro = "notebooks/intro.md"
+
+[execution]
+mode = "force"
+timeout = 60
+
+[[chapters]]
+notebook = "notebooks/one.py"
+article = "https://kexue.fm/archives/5607"
+original_title = "python简单实现gillespie模拟"
+date = 2018-06-07
+
+[[chapters]]
+notebook = "notebooks/two.py"
+article = "https://kexue.fm/archives/4733"
+original_title = "从loss的硬截断、软化到focal loss"
+date = 2017-12-25
+"""
+
+
+def write_notebook(folder, stem: str, source: str = "x = 1") -> None:
+    """A Jupytext pair ``stem.py``/``stem.ipynb`` in ``folder``: a title cell and one code cell."""
+    import jupytext
+    import nbformat
+
+    from booktools.pairing import FORMATS
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(f"# {stem}"),
+        nbformat.v4.new_code_cell(source),
+    ])
+    nb.metadata["jupytext"] = {"formats": FORMATS}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    jupytext.write(nb, folder / f"{stem}.py", fmt="py:percent")
+    jupytext.write(nb, folder / f"{stem}.ipynb")

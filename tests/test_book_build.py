@@ -11,6 +11,7 @@ import pytest
 
 from booktools import pagecheck
 from booktools.book import build, load_book
+from conftest import VALID_BOOK_TOML, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = load_book(ROOT)
@@ -152,8 +153,7 @@ def open_page(browser, html_dir):
 
 def _wait_for_mathjax(page):
     page.wait_for_function("() => document.querySelectorAll('mjx-container').length > 0", timeout=30_000)
-    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000)
-    page.evaluate("() => MathJax.startup.promise")
+    pagecheck.wait_for_maths(page)
 
 
 def _broken_images(page):
@@ -296,36 +296,14 @@ SAMPLE_REPOSITORY = "https://github.com/example-org/kexue-companion"
 
 @pytest.fixture(scope="module")
 def sample_html(tmp_path_factory):
-    """A one-chapter book with [book].repository set, built for real (it runs in seconds)."""
+    """A two-chapter book with [book].repository set, built for real (it runs in seconds)."""
     root = tmp_path_factory.mktemp("sample")
     (root / "notebooks").mkdir()
-    (root / "notebooks" / "intro.md").write_text("# Sample\n\n{{ source }}\n\n[The chapter](one.py)\n")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# One\n\nText."),
-                                         nbformat.v4.new_code_cell("print(1 + 1)")])
-    nb.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    jupytext.write(nb, root / "notebooks" / "one.py", fmt="py:percent")
-    jupytext.write(nb, root / "notebooks" / "one.ipynb")
-    (root / "book.toml").write_text(f"""\
-[book]
-title = "Sample"
-authors = ["A. Author"]
-description = "A sample book"
-language = "en"
-intro = "notebooks/intro.md"
-repository = "{SAMPLE_REPOSITORY}"
-branch = "main"
-
-[execution]
-mode = "force"
-timeout = 60
-
-[[chapters]]
-notebook = "notebooks/one.py"
-article = "https://kexue.fm/archives/5607"
-original_title = "python简单实现gillespie模拟"
-date = 2018-06-07
-""", encoding="utf-8")
+    (root / "notebooks" / "intro.md").write_text("# Sample\n\n{{ source }}\n\n[One](one.py), [two](two.py)\n")
+    for stem in ("one", "two"):
+        write_notebook(root / "notebooks", stem, "print(1 + 1)")
+    with_repository = f'repository = "{SAMPLE_REPOSITORY}"\nbranch = "main"\nintro = '
+    (root / "book.toml").write_text(VALID_BOOK_TOML.replace("intro = ", with_repository), encoding="utf-8")
     return build(load_book(root), smoke=True)
 
 

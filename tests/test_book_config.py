@@ -7,51 +7,15 @@ import sys
 from pathlib import Path
 
 import jupytext
-import nbformat
 import pytest
 
 from booktools import book as bk
 from booktools import pairing
 from booktools import sphinx_ext
+from conftest import VALID_BOOK_TOML as VALID
+from conftest import write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
-
-VALID = """\
-[book]
-title = "T"
-authors = ["A. Author"]
-description = "D"
-language = "en"
-intro = "notebooks/intro.md"
-
-[execution]
-mode = "force"
-timeout = 60
-
-[[chapters]]
-notebook = "notebooks/one.py"
-article = "https://kexue.fm/archives/5607"
-original_title = "python简单实现gillespie模拟"
-date = 2018-06-07
-
-[[chapters]]
-notebook = "notebooks/two.py"
-article = "https://kexue.fm/archives/4733"
-original_title = "从loss的硬截断、软化到focal loss"
-date = 2017-12-25
-"""
-
-
-def write_notebook(folder: Path, stem: str, source: str = "x = 1") -> None:
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell(f"# {stem}"),
-        nbformat.v4.new_code_cell(source),
-    ])
-    nb.metadata["jupytext"] = {"formats": pairing.FORMATS}
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    jupytext.write(nb, folder / f"{stem}.py", fmt="py:percent")
-    jupytext.write(nb, folder / f"{stem}.ipynb")
-
 
 @pytest.fixture
 def book_dir(tmp_path):
