@@ -526,7 +526,8 @@ def plot_soft_kmeans(K: float = 1.0, iters: int = 5, k: int = 3, metric: str = "
     faded where that membership is unsure, with lines tracing the soft K-Means centres over the
     iterations and black crosses at Lloyd's centres.
 
-    Soft K-Means: memberships, centre paths and Lloyd's answer. Points are coloured by their most likely centre, with opacity equal to that membership;
+    Soft K-Means: memberships, centre paths and Lloyd's answer. Points are coloured by their
+    most likely centre, with opacity equal to that membership;
     lines trace each centre over the iterations from the same initial points (``k`` points of
     the data drawn with ``seed``); black crosses mark Lloyd's algorithm (hard assignments, 50
     iterations) from the same start. For the normalised inner product a centre is a *sum*, so it
@@ -600,7 +601,8 @@ def plot_routing(iters: int = 3, noise: float = 0.5, seed: int = 0, max_iters: i
     Sabour's and Su's routing, above line plots of the mean row entropy and of the step between
     iterates against the number of iterations.
 
-    Routing as iterated clustering: Sabour's accumulated logits against Su's replaced ones. Top: the couplings ``c[i, j]`` of :func:`routing_toy`'s inputs (rows, sorted by true parent)
+    Routing as iterated clustering: Sabour's accumulated logits against Su's replaced ones. Top:
+    the couplings ``c[i, j]`` of :func:`routing_toy`'s inputs (rows, sorted by true parent)
     after ``iters`` iterations, for both variants. Bottom: mean row entropy and the step
     ‖v^(r) − v^(r−1)‖ against the iteration count r, with the chosen ``iters`` marked.
 

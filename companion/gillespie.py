@@ -1196,12 +1196,17 @@ def plot_birth_death(k: float = 10.0, gamma: float = 1.0, x0: int = 0, t_max: fl
     return fig
 
 
+def _two_stage_network(k_m, k_p, gamma_m, gamma_p) -> ReactionNetwork:
+    """The two-stage gene-expression model of :func:`two_stage_moments`, as a network."""
+    return ReactionNetwork(["0 -> m", "m -> m + n", "m -> 0", "n -> 0"], rates=[k_m, k_p, gamma_m, gamma_p])
+
+
 @functools.lru_cache(maxsize=64)
 def _protein_law(k_m, k_p, gamma_m, gamma_p):
     """The protein's stationary law from the master equation on a box eight standard deviations
     wide. Cached: a slider panel draws each rate setting twice (time- and event-weighted), and the
     solve takes seconds at the busy end of the sliders."""
-    net = ReactionNetwork(["0 -> m", "m -> m + n", "m -> 0", "n -> 0"], rates=[k_m, k_p, gamma_m, gamma_p])
+    net = _two_stage_network(k_m, k_p, gamma_m, gamma_p)
     theory = two_stage_moments(k_m, k_p, gamma_m, gamma_p)
     m_max = int(theory["m_mean"] + 8 * math.sqrt(theory["m_var"]) + 10)
     n_max = int(theory["n_mean"] + 8 * math.sqrt(theory["n_var"]) + 10)
@@ -1229,7 +1234,7 @@ def plot_gene_expression(k_m: float = 20.0, k_p: float = 2.5, gamma_m: float = 1
     if weighting not in ("time", "event"):
         raise ValueError(f"weighting must be 'time' or 'event', got {weighting!r}")
     n_events = budget(full=100_000, smoke=10_000) if n_events is None else n_events
-    net = ReactionNetwork(["0 -> m", "m -> m + n", "m -> 0", "n -> 0"], rates=[k_m, k_p, gamma_m, gamma_p])
+    net = _two_stage_network(k_m, k_p, gamma_m, gamma_p)
     theory = two_stage_moments(k_m, k_p, gamma_m, gamma_p)
     path = trajectory(net, [1, 1], n_events=n_events, seed=seed)
     # Ten lifetimes of burn-in, or half the path when slow rates make it shorter than twenty
