@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # Running as root (containers, CI) needs Jupyter's explicit permission.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: book pdf test lab bench sync check clean distclean browser
+.PHONY: book pdf test lab bench gpu-check sync check clean distclean browser
 
 book: $(STAMP)  ## execute every chapter (full configuration) and build _build/html; CHAPTER=name runs one
 	$(PY) -m booktools build $(if $(CHAPTER),--only $(CHAPTER))
@@ -25,6 +25,12 @@ lab: $(STAMP)  ## JupyterLab on the notebooks (.py and .ipynb both open as noteb
 
 bench: $(STAMP)  ## speed benchmarks, printing ratios against their baselines
 	$(PY) -m benchmarks
+
+# On a machine whose Python already has a CUDA build of torch, skip the environment:
+# `make gpu-check GPU_PY=python3`.
+GPU_PY ?= $(PY)
+gpu-check: $(if $(filter $(PY),$(GPU_PY)),$(STAMP))  ## on a CUDA machine: every CUDA test, then GPU-vs-CPU timings
+	PYTHONPATH=$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PY) -m benchmarks.gpu_check
 
 sync: $(STAMP)  ## re-pair notebooks/*.py and *.ipynb after an edit (newer wins, outputs stripped)
 	$(PY) -m booktools sync

@@ -661,14 +661,15 @@ def mixture_log_prob(x: torch.Tensor, weights, means, stds) -> torch.Tensor:
 
 def mixture_sample(n: int, weights, means, stds, generator: torch.Generator,
                    dtype=torch.float32) -> torch.Tensor:
-    """``n`` draws from the Gaussian mixture, shape ``[n, 1]``, reproducible through ``generator``.
+    """``n`` draws from the Gaussian mixture, shape ``[n, 1]``, reproducible through ``generator``
+    and on its device.
 
     Introduced in: f-GAN (kexue.fm/archives/6016).
     """
     n = _positive_int(n, "n")
-    w, m, s = _mixture(weights, means, stds, torch.zeros((), dtype=dtype))
+    w, m, s = _mixture(weights, means, stds, torch.zeros((), dtype=dtype, device=generator.device))
     component = torch.multinomial(w, n, replacement=True, generator=generator)
-    z = torch.randn(n, generator=generator, dtype=dtype)
+    z = torch.randn(n, generator=generator, dtype=dtype, device=generator.device)
     return (m[component] + s[component] * z).unsqueeze(1)
 
 
@@ -735,7 +736,7 @@ class GaussianGenerator(nn.Module):
 def estimate_divergence(sample_p: Callable, sample_q: Callable, name: str, *, steps: int = 1000,
                         batch_size: int = 256, lr: float = 3e-3, hidden: int = 32,
                         eval_size: int = 20_000, eval_every: int = 50, seed: int = 0,
-                        progress: bool = True) -> dict:
+                        progress: bool = True, device=None) -> dict:
     r"""Estimate :math:`D_f(P\,\|\,Q)` from samples by training a :class:`Critic` to maximise the
     variational bound (Adam, fresh mini-batches every step).
 
@@ -747,6 +748,8 @@ def estimate_divergence(sample_p: Callable, sample_q: Callable, name: str, *, st
             samples (``eval_size`` of each law, drawn once): an unbiased estimate of the bound of
             the current critic, hence of a value at most :math:`D_f`.
         seed: seeds the critic's initialisation and every sample.
+        device: where the critic and the samples live (default CPU); the samplers receive a
+            generator on this device and must draw there.
 
     Returns:
         dict with ``"step"`` and ``"estimate"`` (held-out bound) lists, ``"train"`` (the
@@ -757,11 +760,13 @@ def estimate_divergence(sample_p: Callable, sample_q: Callable, name: str, *, st
     get(name)
     steps, batch_size = _positive_int(steps, "steps"), _positive_int(batch_size, "batch_size")
     eval_every = _positive_int(eval_every, "eval_every")
-    g = torch.Generator().manual_seed(seed)
+    device = torch.device("cpu" if device is None else device)
+    g = torch.Generator(device=device).manual_seed(seed)
     x_p_eval, x_q_eval = sample_p(_positive_int(eval_size, "eval_size"), g), sample_q(eval_size, g)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        critic = Critic(x_p_eval.shape[1], hidden)
+        critic = Critic(x_p_eval.shape[1], hidden)  # initialised on the CPU: the same on every device
+    critic.to(device)
     optimiser = torch.optim.Adam(critic.parameters(), lr=lr)
     history = {"step": [], "estimate": [], "train": []}
     for step in tqdm(range(1, steps + 1), desc=f"critic ({name})", show=progress, leave=False):
@@ -782,7 +787,7 @@ def estimate_divergence(sample_p: Callable, sample_q: Callable, name: str, *, st
 def train_fgan(sample_data: Callable, name: str, *, steps: int = 2000, batch_size: int = 256,
                critic_steps: int = 1, lr_critic: float = 3e-3, lr_generator: float = 1e-2,
                init: tuple[float, float] = (0.0, 1.0), hidden: int = 32, generator: str = "minimax",
-               seed: int = 0, progress: bool = True) -> dict:
+               seed: int = 0, progress: bool = True, device=None) -> dict:
     r"""A one-dimensional f-GAN: fit :class:`GaussianGenerator` to data by
     :math:`\min_{\mu,\sigma}\max_T\ \mathbb E_{data}[T] - \mathbb E_{G}[f^*(T)]`, i.e. towards
     the minimiser of :math:`D_f(P_{data}\,\|\,\mathcal N(\mu, \sigma^2))`.
@@ -796,6 +801,8 @@ def train_fgan(sample_data: Callable, name: str, *, steps: int = 2000, batch_siz
         init: the generator's initial ``(mu, sigma)``.
         generator: ``"minimax"`` or ``"nonsaturating"`` (see :func:`fgan_losses`).
         seed: seeds the critic's initialisation, the data and the noise.
+        device: where the models and samples live (default CPU); ``sample_data`` receives a
+            generator on this device and must draw there.
 
     Returns:
         dict with ``"mu"``, ``"sigma"`` and ``"bound"`` (the critic's mini-batch bound), one
@@ -808,23 +815,24 @@ def train_fgan(sample_data: Callable, name: str, *, steps: int = 2000, batch_siz
         raise ValueError(f"unknown generator loss {generator!r}; known: {', '.join(GENERATOR_LOSSES)}")
     steps, batch_size = _positive_int(steps, "steps"), _positive_int(batch_size, "batch_size")
     critic_steps = _positive_int(critic_steps, "critic_steps")
-    g = torch.Generator().manual_seed(seed)
+    device = torch.device("cpu" if device is None else device)
+    g = torch.Generator(device=device).manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        critic = Critic(1, hidden)
-    model = GaussianGenerator(*init)
+        critic = Critic(1, hidden).to(device)  # initialised on the CPU: the same on every device
+    model = GaussianGenerator(*init).to(device)
     opt_c = torch.optim.Adam(critic.parameters(), lr=lr_critic, betas=(0.5, 0.999))
     opt_g = torch.optim.Adam(model.parameters(), lr=lr_generator, betas=(0.5, 0.999))
     history = {"mu": [], "sigma": [], "bound": []}
     for _ in trange(steps, desc=f"f-GAN ({name})", show=progress, leave=False):
         for _ in range(critic_steps):
             real = sample_data(batch_size, g)
-            fake = model(torch.randn(batch_size, 1, generator=g)).detach()
+            fake = model(torch.randn(batch_size, 1, generator=g, device=device)).detach()
             critic_loss, _ = fgan_losses(critic(real), critic(fake), name, generator=generator)
             opt_c.zero_grad()
             critic_loss.backward()
             opt_c.step()
-        fake = model(torch.randn(batch_size, 1, generator=g))
+        fake = model(torch.randn(batch_size, 1, generator=g, device=device))
         _, generator_loss = fgan_losses(critic(real), critic(fake), name, generator=generator)
         opt_g.zero_grad()
         generator_loss.backward()

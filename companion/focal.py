@@ -733,13 +733,13 @@ def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> float:
     order = torch.argsort(scores, descending=True, stable=True)
     s, l = scores[order], labels[order]
     tp = torch.cumsum(l, 0)
-    seen = torch.arange(1, len(l) + 1, dtype=torch.float64)
+    seen = torch.arange(1, len(l) + 1, dtype=torch.float64, device=l.device)
     last = torch.ones_like(s, dtype=torch.bool)
     last[:-1] = s[1:] != s[:-1]                 # the last sample of each group of tied scores
     tp, seen = tp[last], seen[last]
     recall = tp / n_pos
     precision = tp / seen
-    steps = torch.diff(recall, prepend=torch.zeros(1, dtype=torch.float64))
+    steps = torch.diff(recall, prepend=recall.new_zeros(1))
     return float((steps * precision).sum())
 
 

@@ -794,15 +794,16 @@ def topic_corpus(vocab_size: int = 30, n_topics: int = 3, n_pairs: int = 200_000
 
     Returns:
         ``(centres, contexts, joint)``: int64 ``[n_pairs]`` twice and the float64 ``[V, V]``
-        joint distribution they were drawn from.
+        joint distribution they were drawn from, all on ``generator``'s device (CPU without one).
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
     vocab_size, n_topics, n_pairs = (positive_int(v, n) for v, n in
                                      ((vocab_size, "vocab_size"), (n_topics, "n_topics"), (n_pairs, "n_pairs")))
-    words = torch.arange(vocab_size, dtype=torch.float64)
+    device = generator.device if generator is not None else torch.device("cpu")
+    words = torch.arange(vocab_size, dtype=torch.float64, device=device)
     base = (words + 1) ** -_real(zipf, "zipf")
-    centres = (torch.arange(n_topics, dtype=torch.float64) + 0.5) / n_topics
+    centres = (torch.arange(n_topics, dtype=torch.float64, device=device) + 0.5) / n_topics
     # Circular distance between each word's position and each topic's centre.
     d = (words[None, :] / vocab_size - centres[:, None] + 0.5) % 1.0 - 0.5
     phi = base * torch.exp(2.0 * torch.cos(2 * math.pi * d))
