@@ -331,8 +331,8 @@ def alias_table(probs) -> tuple[torch.Tensor, torch.Tensor]:
 
     Returns:
         ``(threshold, alias)``: float64 ``[V]`` in ``[0, 1]`` and int64 ``[V]``. The probability
-        of id :math:`v` is :math:`ig(\mathrm{threshold}_v + \sum_{i:\,\mathrm{alias}_i = v}
-        (1 - \mathrm{threshold}_i)ig)/V`, equal to ``probs`` up to rounding.
+        of id :math:`v` is :math:`\big(\mathrm{threshold}_v + \sum_{i:\,\mathrm{alias}_i = v}
+        (1 - \mathrm{threshold}_i)\big)/V`, equal to ``probs`` up to rounding.
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
@@ -373,7 +373,7 @@ class NoiseSampler:
 
     Args:
         probs: ``[V]`` probabilities: non-negative, finite, summing to one within
-            :math:`\sqrt{arepsilon}` of their dtype (e.g. :func:`unigram_noise`).
+            :math:`\sqrt{\varepsilon}` of their dtype (e.g. :func:`unigram_noise`).
         method: ``"alias"`` or ``"inverse_cdf"``.
 
     Attributes:
