@@ -18,7 +18,8 @@ its Bayes-optimal value is :math:`\log p_d(x) - \log(\nu p_n(x))`, so at the opt
 * :func:`full_softmax_loss`: the exact, :math:`O(V)` per example, baseline.
 * :func:`shifted_pmi` and :func:`sgns_population_loss`: the minimiser of the expected
   negative-sampling loss over a co-occurrence table is :math:`\mathrm{PMI} - \log k` (Levy and
-  Goldberg 2014), and the population loss it minimises.
+  Goldberg 2014), and the population loss it minimises; :func:`fit_sgns_population` minimises
+  that loss over word vectors of any dimension, with or without a learned offset.
 * The chapter's 1-D example, :math:`G(x) = -a x^2 - b x^4`: :func:`quartic_log_z` (quadrature),
   :func:`sample_quartic`, :class:`Noise1D`, :func:`fit_quartic_nce` (Newton's method on
   :func:`nce_loss`, batched over independent problems) and :func:`nce_asymptotic_covariance`
@@ -45,7 +46,8 @@ from companion.checks import reduction as _reduction
 
 __all__ = [
     "nce_logit", "nce_loss", "negative_sampling_loss", "full_softmax_loss", "NoiseSampler",
-    "alias_table", "unigram_noise", "shifted_pmi", "sgns_population_loss", "quartic_log_z", "sample_quartic",
+    "alias_table", "unigram_noise", "shifted_pmi", "sgns_population_loss", "fit_sgns_population",
+    "quartic_log_z", "sample_quartic",
     "Noise1D", "QuarticFit", "fit_quartic_nce", "nce_asymptotic_covariance", "topic_corpus",
     "train_sgns", "plot_quartic_nce", "plot_negative_sampling",
 ]
@@ -536,6 +538,70 @@ def sgns_population_loss(scores, counts, k: int, noise_probs=None) -> torch.Tens
     return (pos + neg).sum()
 
 
+def fit_sgns_population(counts, k: int, dim: int | None = None, noise_probs=None,
+                        offset: float | None = None, seed: int = 0, rounds: int = 5):
+    r"""Minimise the expected negative-sampling loss over word vectors of dimension ``dim``.
+
+    The logits are :math:`s_{ij} = \langle u_i, v_j\rangle - \gamma` with
+    :math:`U \in \mathbb R^{V_w\times d}`, :math:`V \in \mathbb R^{V_c\times d}`, and
+    :func:`sgns_population_loss` is minimised by L-BFGS from small random vectors: no sampling
+    noise, so what remains is the effect of the rank and of the offset. With
+    ``dim >= min(V_w, V_c)`` the logits can take any value and reach :func:`shifted_pmi`; a
+    smaller ``dim`` gives a frequency-weighted low-rank fit of it. ``offset=None`` keeps
+    :math:`\gamma = 0` (word2vec); a number learns :math:`\gamma` starting from that value.
+
+    Args:
+        counts, k, noise_probs: as in :func:`shifted_pmi` (no zero cells, so that the optimum
+            is finite).
+        dim: vector dimension :math:`d` (default ``counts.shape[1]``).
+        offset: ``None`` or the starting value of a learned :math:`\gamma`.
+        seed: seeds the initial vectors; rounds: L-BFGS restarts of 100 iterations each.
+
+    Returns:
+        ``(logits, gamma)``: float64 ``[V_w, V_c]`` :math:`U V^\top - \gamma`, detached, and
+        :math:`\gamma` as a float (0.0 when it is not learned).
+
+    Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
+    """
+    counts = _cooccurrence(counts)
+    if (counts == 0).any():
+        raise ValueError("counts must be positive everywhere: a zero cell has the optimum "
+                         "-inf, which no finite vectors reach")
+    k = positive_int(k, "k")
+    dim = counts.shape[1] if dim is None else positive_int(dim, "dim")
+    rounds = positive_int(rounds, "rounds")
+    if offset is not None:
+        offset = _real(offset, "offset")
+        if not math.isfinite(offset):
+            raise ValueError(f"offset must be finite or None, got {offset!r}")
+    gen = torch.Generator().manual_seed(int(seed))
+    shape_u, shape_v = (counts.shape[0], dim), (counts.shape[1], dim)
+    u = (0.1 * torch.randn(shape_u, generator=gen, dtype=torch.float64)).to(counts.device)
+    v = (0.1 * torch.randn(shape_v, generator=gen, dtype=torch.float64)).to(counts.device)
+    gamma = torch.tensor(0.0 if offset is None else offset, dtype=torch.float64,
+                         device=counts.device)
+    params = [u.requires_grad_(), v.requires_grad_()]
+    if offset is not None:
+        params.append(gamma.requires_grad_())
+    opt = torch.optim.LBFGS(params, lr=1, max_iter=100, tolerance_grad=1e-12,
+                            tolerance_change=1e-15, line_search_fn="strong_wolfe")
+
+    # The weights of sgns_population_loss, computed once (no zero cells, so no 0 * inf).
+    joint = counts / counts.sum()
+    negatives = k * joint.sum(1, keepdim=True) * _noise_for(counts, noise_probs)
+
+    def closure():
+        opt.zero_grad()
+        s = u @ v.T - gamma
+        loss = (joint * F.softplus(-s) + negatives * F.softplus(s)).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(rounds):
+        opt.step(closure)
+    return (u @ v.T - gamma).detach(), gamma.item()
+
+
 # ---------------------------------------------------------------------------------------------
 # The chapter's 1-D example: G(x) = -a x^2 - b x^4
 # ---------------------------------------------------------------------------------------------
@@ -668,7 +734,8 @@ def _quartic_g(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def fit_quartic_nce(x_data, x_noise, noise: Noise1D, nu: float | None = None,
-                    max_iter: int = 100, tol: float = 1e-10) -> QuarticFit:
+                    max_iter: int = 100, tol: float = 1e-10,
+                    noise_in_logit: bool = True) -> QuarticFit:
     r"""Fit :math:`(a, b, c)` of :math:`G = -a x^2 - b x^4 - c` by minimising :func:`nce_loss`.
 
     The logit is affine in :math:`\theta = (a, b, c)`, so the loss is convex and Newton's method
@@ -682,6 +749,11 @@ def fit_quartic_nce(x_data, x_noise, noise: Noise1D, nu: float | None = None,
         nu: noise-to-data ratio; default ``M / N``.
         max_iter: Newton iterations at most; tol: stop when every problem's Newton decrement
             :math:`g^\top H^{-1} g / 2` is below ``tol``.
+        noise_in_logit: ``True`` (default): Gutmann and Hyvärinen's logit
+            :math:`G - c - \log(\nu p_n)`. ``False``: Su's logit :math:`G - \gamma - \log\nu`,
+            the noise density left out, as negative sampling does; then ``log_z`` holds the
+            offset :math:`\gamma`, and at the optimum :math:`G - \gamma = \log p_d - \log p_n`
+            (the energy must absorb :math:`-\log p_n`, which only works when the family can).
 
     Returns:
         A :class:`QuarticFit`.
@@ -692,8 +764,13 @@ def fit_quartic_nce(x_data, x_noise, noise: Noise1D, nu: float | None = None,
     if not isinstance(noise, Noise1D):
         raise TypeError(f"noise must be a Noise1D, got {type(noise).__name__}")
     max_iter = positive_int(max_iter, "max_iter")
+    if not isinstance(noise_in_logit, bool):
+        raise TypeError(f"noise_in_logit must be True or False, got {noise_in_logit!r}")
     lead = x_data.shape[:-1]
-    pn_data, pn_noise = noise.log_prob(x_data), noise.log_prob(x_noise)
+    if noise_in_logit:
+        pn_data, pn_noise = noise.log_prob(x_data), noise.log_prob(x_noise)
+    else:   # Su's form: the noise density is not in the logit
+        pn_data, pn_noise = 0.0, 0.0
 
     # Start from the Gaussian with the data's variance (b = 0): a normalised model near the data.
     var = x_data.var(-1).clamp_min(1e-12)
@@ -949,13 +1026,15 @@ def plot_negative_sampling(k: int = 1, alpha: float = 1.0, steps: int | None = N
 
     fig, (left, right) = style.figure(1, 2, width=9.0, height=3.4)
     lo, hi = float(target[seen].min()) - 0.3, float(target[seen].max()) + 0.3
-    left.scatter(target[seen], scores[seen], s=6, alpha=0.5, color=style.COLORS[0])
-    left.plot([lo, hi], [lo, hi], color="black", lw=1)
-    left.set(xlabel=r"closed form $\log\frac{\#(w,c)}{\#(w)\,q(c)} - \log k$",
-             ylabel=r"learned $\langle u_w, v_c\rangle$",
+    left.scatter(target[seen], scores[seen], s=6, alpha=0.5, color=style.COLORS[0], label="word pairs")
+    left.plot([lo, hi], [lo, hi], color="black", lw=1, label="learned = closed form")
+    left.legend(fontsize=7, loc="upper left")
+    left.set(xlabel=r"closed form $\log\frac{\#(i,j)}{\#(i)\,q(j)} - \log k$",
+             ylabel=r"learned $\langle u_i, v_j\rangle$",
              title=rf"$k={k}$, $\alpha={alpha:g}$: weighted RMS error {rms:.3f}")
-    right.scatter(pmi_k[seen], scores[seen], s=6, alpha=0.5, color=style.COLORS[1])
-    right.plot([lo, hi], [lo, hi], color="black", lw=1)
-    right.set(xlabel=r"PMI$(w,c) - \log k$", ylabel=r"learned $\langle u_w, v_c\rangle$",
+    right.scatter(pmi_k[seen], scores[seen], s=6, alpha=0.5, color=style.COLORS[1], label="word pairs")
+    right.plot([lo, hi], [lo, hi], color="black", lw=1, label="learned = PMI - log k")
+    right.legend(fontsize=7, loc="upper left")
+    right.set(xlabel=r"PMI$(i,j) - \log k$", ylabel=r"learned $\langle u_i, v_j\rangle$",
               title="against PMI - log k" + (" (exact for α = 1)" if alpha == 1 else ""))
     return fig

@@ -408,6 +408,103 @@ def test_sgd_training_approaches_the_shifted_pmi():
     assert torch.allclose((k * q * scores.exp()).sum(1), torch.ones(12, dtype=torch.float64), atol=0.1)
 
 
+def test_su_form_with_centred_gaussian_noise_is_the_nce_fit_reparametrised():
+    # -log N(x; 0, s^2) = x^2 / 2s^2 + log(s sqrt(2 pi)) lies in the quartic family, so leaving it
+    # out of the logit shifts a by 1/2s^2 and the offset by log(s sqrt(2 pi)), nothing else.
+    a, b, s = 0.5, 0.25, 1.5
+    noise = Noise1D("gaussian", 0.0, s)
+    g = gen(21)
+    x_d, x_n = sample_quartic(a, b, 3000, g), noise.sample(3000, g)
+    nce_fit = fit_quartic_nce(x_d, x_n, noise, 1.0)
+    su_fit = fit_quartic_nce(x_d, x_n, noise, 1.0, noise_in_logit=False)
+    assert su_fit.converged.all() and nce_fit.converged.all()
+    assert su_fit.a.item() + 1 / (2 * s * s) == pytest.approx(nce_fit.a.item(), abs=1e-7)
+    assert su_fit.b.item() == pytest.approx(nce_fit.b.item(), abs=1e-7)
+    assert su_fit.log_z.item() + math.log(s * math.sqrt(2 * math.pi)) == pytest.approx(
+        nce_fit.log_z.item(), abs=1e-7)
+    # with uniform noise the two forms differ by the constant log U only
+    uni = Noise1D("uniform", 0.0, 4.0)
+    x_u = uni.sample(3000, g)
+    gap = (fit_quartic_nce(x_d, x_u, uni, 1.0).log_z
+           - fit_quartic_nce(x_d, x_u, uni, 1.0, noise_in_logit=False).log_z).item()
+    assert gap == pytest.approx(math.log(8), abs=1e-7)
+
+
+def test_su_form_is_inconsistent_when_the_family_cannot_absorb_the_noise():
+    # A shifted noise puts a linear term in -log p_n that no even energy absorbs: the density read
+    # off Su's fit, e^{G - gamma} p_n, keeps the tilt e^{loc x / s^2}, and its divergence from the
+    # truth stays near t^2 Var(x) / 2 (t = loc / s^2) while NCE's falls like 1/N.
+    a, b, loc, s, n = 0.5, 0.25, 1.0, 1.5, 20_000
+    noise = Noise1D("gaussian", loc, s)
+    g = gen(22)
+    x_d, x_n = sample_quartic(a, b, n, g), noise.sample(n, g)
+    log_z = quartic_log_z(a, b)
+    nce_fit = fit_quartic_nce(x_d, x_n, noise, 1.0)
+    su = fit_quartic_nce(x_d, x_n, noise, 1.0, noise_in_logit=False)
+
+    def log_true(x):
+        return -a * x * x - b * x**4 - log_z
+
+    def kl(log_fit):   # KL(truth || normalised fit), by quadrature
+        mass = integrate.quad(lambda x: math.exp(log_fit(x)), -np.inf, np.inf)[0]
+        cross = integrate.quad(lambda x: math.exp(log_true(x)) * (log_true(x) - log_fit(x)),
+                               -np.inf, np.inf)[0]
+        return cross + math.log(mass)
+
+    fa, fb, fc = nce_fit.a.item(), nce_fit.b.item(), nce_fit.log_z.item()
+    sa, sb, sg = su.a.item(), su.b.item(), su.log_z.item()
+    kl_nce = kl(lambda x: -fa * x * x - fb * x**4 - fc)
+    kl_su = kl(lambda x: -sa * x * x - sb * x**4 - sg - 0.5 * ((x - loc) / s) ** 2)
+    tilt = loc / s**2
+    m2 = quartic_moments(a, b, [2])[0]
+    assert kl_nce < 10 / n
+    assert 0.5 < kl_su / (tilt * tilt * m2 / 2) < 1.5
+
+
+def test_noise_exponent_sets_the_asymmetry_of_the_shifted_pmi():
+    g = gen(23)
+    raw = torch.rand(7, 7, generator=g, dtype=torch.float64) + 0.1
+    sym = raw + raw.T
+    cond = torch.log(sym / sym.sum(1, keepdim=True))
+    for alpha in (0.0, 0.5, 0.75, 1.0):
+        s = shifted_pmi(sym, 2, unigram_noise(sym.sum(0), alpha))
+        assert torch.allclose(s - s.T, (1 - alpha) * (cond - cond.T), atol=1e-12)
+    # the conditional really is asymmetric here, so the identity is not 0 = 0
+    assert (cond - cond.T).abs().max() > 0.1
+    # on asymmetric counts PMI itself is asymmetric, by exactly the log of the count ratio
+    pmi = shifted_pmi(raw + 0.5 * sym, 1)
+    assert not torch.allclose(pmi, pmi.T, atol=1e-3)
+    sym_pmi = shifted_pmi(sym, 1)
+    assert torch.allclose(sym_pmi, sym_pmi.T, atol=1e-12)
+
+
+def test_population_fit_reaches_the_shifted_pmi_and_a_learned_offset_is_not_identified():
+    g = gen(24)
+    counts = torch.rand(6, 6, generator=g, dtype=torch.float64) * 40 + 1
+    k = 3
+    target = shifted_pmi(counts, k)
+    fixed, gamma0 = nce.fit_sgns_population(counts, k)
+    assert gamma0 == 0.0
+    assert torch.allclose(fixed, target, atol=1e-4)
+    ends = []
+    for start in (-2.0, 4.0):
+        logits, gamma = nce.fit_sgns_population(counts, k, offset=start, seed=1)
+        assert torch.allclose(logits, target, atol=1e-4)
+        ends.append(gamma)
+    # The chapter's reading: starting from small vectors, gamma first takes the best common
+    # logit -log k and ends near it, not near its start (-2 and 4 here).
+    assert all(abs(e - math.log(k)) < 0.5 for e in ends)
+
+
+def test_population_fit_at_low_rank_is_a_worse_fit_that_improves_with_the_rank():
+    g = gen(25)
+    counts = torch.rand(10, 10, generator=g, dtype=torch.float64) * 40 + 1
+    best = sgns_population_loss(shifted_pmi(counts, 1), counts, 1).item()
+    excess = [sgns_population_loss(nce.fit_sgns_population(counts, 1, dim=d)[0], counts, 1).item() - best
+              for d in (1, 3, 10)]
+    assert excess[0] > excess[1] > 1e-6 and excess[2] < 1e-7
+
+
 def test_slider_demos_return_figures():
     assert isinstance(nce.plot_quartic_nce(0.5, 0.25, 2.0, "uniform", 4.0, n=300), Figure)
     assert isinstance(nce.plot_negative_sampling(2, 0.75, steps=20, n_pairs=3000), Figure)
@@ -425,6 +522,12 @@ def test_kernels_run_on_cuda():
     assert full_softmax_loss(u, v, draws[:, 0]).is_cuda
     x = torch.randn(100, device="cuda", generator=g, dtype=torch.float64)
     assert nce_loss(x, x, 0.0, 0.0, 0.0).is_cuda
+    noise = Noise1D()
+    x_d, x_n = noise.sample(300, g, device="cuda"), noise.sample(300, g, device="cuda")
+    assert fit_quartic_nce(x_d, x_n, noise, noise_in_logit=False).a.is_cuda
+    table = torch.rand(5, 5, device="cuda", generator=g, dtype=torch.float64) + 1
+    logits, _ = nce.fit_sgns_population(table, 1, offset=0.0, rounds=1)
+    assert logits.is_cuda
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,6 +621,13 @@ U, VP, VN = torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3, 5, 2)
     (lambda: Noise1D("uniform", 0.0, 0.0), ValueError, r"width must be a finite number > 0, got 0.0"),
     (lambda: fit_quartic_nce(T, T, "gaussian"), TypeError, r"noise must be a Noise1D, got str"),
     (lambda: nce_asymptotic_covariance(0.5, 0.25, Noise1D(), 0.0), ValueError, r"nu must be > 0"),
+    (lambda: fit_quartic_nce(T, T, Noise1D(), noise_in_logit=1), TypeError,
+     r"noise_in_logit must be True or False, got 1"),
+    (lambda: nce.fit_sgns_population(torch.tensor([[1.0, 0.0], [1.0, 1.0]]), 1), ValueError,
+     r"counts must be positive everywhere"),
+    (lambda: nce.fit_sgns_population(torch.ones(2, 2), 1, offset=math.inf), ValueError,
+     r"offset must be finite or None"),
+    (lambda: nce.fit_sgns_population(torch.ones(2, 2), 1, dim=0), ValueError, r"dim must be an integer >= 1"),
 ])
 def test_bad_input_raises_a_clear_error(call, error, message):
     with pytest.raises(error, match=message):
