@@ -120,9 +120,9 @@ def main(argv):
     if "--no-tests" not in argv:
         import pytest
 
-        status = pytest.main(["-q", "-p", "no:cacheprovider", "-rfE", "tests/test_cuda.py",
-                              "tests/test_capsule_routing_grad.py", "tests/test_fgan.py",
-                              "tests/test_gillespie.py", "tests/test_nce.py", "-k", "cuda"])
+        kernels = ["cuda", "capsule", "capsule_routing_grad", "focal", "nce", "fgan", "vib", "gillespie"]
+        status = pytest.main(["-q", "-p", "no:cacheprovider", "-rfE", "-k", "cuda",
+                              *(f"tests/test_{name}.py" for name in kernels)])
     ssa_table()
     kernel_table()
     return int(status)

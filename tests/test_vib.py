@@ -427,3 +427,105 @@ def test_kernels_on_cuda_match_cpu():
     z = vib.reparameterize(mu.cuda(), logvar.cuda(), generator=torch.Generator("cuda").manual_seed(0))
     assert z.device.type == "cuda"
     torch.testing.assert_close(vib.slerp_normal(mu.cuda(), logvar.cuda(), 0.3).cpu(), vib.slerp_normal(mu, logvar, 0.3))
+
+
+# ----------------------------------------------------------------------------------------------
+# monitoring convergence, and the naive-Bayes check
+
+
+def test_monitor_records_heldout_accuracy_and_leaves_training_unchanged(one_thread):
+    torch.set_default_dtype(torch.float32)
+    images, labels = data.load_digits()
+    runs, nets = [], []
+    for monitor in (None, (images[300:400], labels[300:400])):
+        torch.manual_seed(3)
+        net = vib.VIBNet(n_in=64, latent=4, n_out=10, hidden=32)
+        runs.append(vib.fit(net, images[:300], labels[:300], lam=1e-2, epochs=3, seed=4,
+                            progress=False, monitor=monitor))
+        nets.append(net)
+    plain, watched = runs
+    assert "monitor_accuracy" not in plain and len(watched["monitor_accuracy"]) == 3
+    for key in ("total", "task", "rate"):             # the same training, draw for draw
+        assert plain[key] == watched[key]
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(a, b)
+    final = vib.evaluate(nets[1], images[300:400], labels[300:400], n_samples=1)["accuracy"]
+    assert watched["monitor_accuracy"][-1] == pytest.approx(final, abs=1e-12)
+    assert all(0 <= v <= 1 for v in watched["monitor_accuracy"])
+
+
+def test_monitor_rejects_bad_input():
+    x, y = torch.zeros(4, 64), torch.zeros(4, dtype=torch.int64)
+    with pytest.raises(TypeError, match=r"monitor must be a tuple \(inputs, labels\)"):
+        vib.fit(vib.VIBNet(), x, y, epochs=1, progress=False, monitor=[x, y])
+    with pytest.raises(ValueError, match="monitor labels must be integer class labels"):
+        vib.fit(vib.VIBNet(), x, y, epochs=1, progress=False, monitor=(x, y.double()))
+    with pytest.raises(ValueError, match="monitor labels must be integer class labels"):
+        vib.fit(vib.VIBNet(), x, y, epochs=1, progress=False, monitor=(x, y[:3]))
+
+
+def test_class_gaussian_log_likelihood_matches_scipy():
+    import numpy as np
+
+    z, held = rand(300, 3, seed=40), rand(50, 3, seed=41)
+    z[:, 1] += 0.7 * z[:, 0]                          # correlated components
+    labels = torch.arange(300) % 3
+    held_labels = torch.arange(50) % 3
+    for diagonal in (True, False):
+        got = vib.class_gaussian_log_likelihood(z, labels, held, held_labels, diagonal)
+        for c in range(3):
+            fit = z[labels == c].numpy()
+            cov = np.cov(fit.T, bias=True)
+            if diagonal:
+                cov = np.diag(np.diag(cov))
+            want = stats.multivariate_normal(fit.mean(0), cov).logpdf(held[held_labels == c].numpy())
+            np.testing.assert_allclose(got[held_labels == c].numpy(), want, rtol=1e-10)
+
+
+def test_naive_bayes_is_exact_only_with_independence_given_the_class():
+    # Two classes with correlation +rho and -rho: the mixture has covariance I (uncorrelated, and
+    # its KL-style moments match N(0, I)), yet within each class the components are dependent.
+    # The full model then beats naive Bayes by the Gaussian mutual information -log(1 - rho²)/2.
+    rho, n = 0.8, 40_000
+    g = torch.Generator().manual_seed(42)
+    e1, e2 = torch.randn(2, n, generator=g, dtype=torch.float64)
+    labels = torch.arange(n) % 2
+    sign = 1.0 - 2.0 * labels
+    z = torch.stack([e1, sign * (rho * e1 + math.sqrt(1 - rho**2) * e2)], -1)
+    fit, held = z[: n // 2], z[n // 2:]
+    lf, lh = labels[: n // 2], labels[n // 2:]
+    assert torch.cov(held.T)[0, 1].abs() < 0.03         # the overall law is uncorrelated
+    excess = (vib.class_gaussian_log_likelihood(fit, lf, held, lh, diagonal=False)
+              - vib.class_gaussian_log_likelihood(fit, lf, held, lh, diagonal=True))
+    se = excess.std() / math.sqrt(len(excess))
+    assert abs(excess.mean() - (-0.5 * math.log(1 - rho**2))) < 3 * se
+    # independent given the class: the diagonal model loses nothing (up to sampling noise)
+    indep = torch.stack([e1, sign + e2], -1)
+    excess = (vib.class_gaussian_log_likelihood(indep[: n // 2], lf, indep[n // 2:], lh, False)
+              - vib.class_gaussian_log_likelihood(indep[: n // 2], lf, indep[n // 2:], lh, True))
+    assert abs(excess.mean()) < 3 * excess.std() / math.sqrt(len(excess)) + 1e-3
+
+
+def test_class_gaussian_log_likelihood_rejects_bad_input():
+    z, y = rand(6, 3, seed=43), torch.tensor([0, 0, 0, 0, 1, 1])
+    with pytest.raises(ValueError, match="class 1 has 2 fitting codes; need more than D = 3"):
+        vib.class_gaussian_log_likelihood(z, y, z, y, diagonal=True)
+    with pytest.raises(ValueError, match="labels must be integer class labels, one per code"):
+        vib.class_gaussian_log_likelihood(z, y.double(), z, y, diagonal=True)
+    with pytest.raises(ValueError, match=r"must be \[N, D\] and \[M, D\]"):
+        vib.class_gaussian_log_likelihood(z, y, z[:, :2], y, diagonal=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_monitor_and_class_gaussians_on_cuda_match_cpu():
+    z, held = rand(120, 2, seed=44), rand(30, 2, seed=45)
+    y, yh = torch.arange(120) % 3, torch.arange(30) % 3
+    for diagonal in (True, False):
+        cpu = vib.class_gaussian_log_likelihood(z, y, held, yh, diagonal)
+        gpu = vib.class_gaussian_log_likelihood(z.cuda(), y.cuda(), held.cuda(), yh.cuda(), diagonal)
+        assert gpu.device.type == "cuda"
+        torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-9, atol=1e-11)
+    x, labels = rand(64, 64, seed=46).cuda(), (torch.arange(64) % 10).cuda()
+    net = vib.VIBNet(n_in=64, latent=4, n_out=10, hidden=16).double().cuda()
+    history = vib.fit(net, x[:48], labels[:48], epochs=2, progress=False, monitor=(x[48:], labels[48:]))
+    assert len(history["monitor_accuracy"]) == 2
