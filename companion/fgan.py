@@ -36,6 +36,7 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -428,6 +429,38 @@ def variational_bound(critic_p: torch.Tensor, critic_q: torch.Tensor, name: str,
     return t_p.mean() - conj_q.mean()
 
 
+def bound_with_error(critic_p: torch.Tensor, critic_q: torch.Tensor, name: str, *,
+                     raw: bool = True) -> tuple[float, float]:
+    r"""The Monte Carlo bound of :func:`variational_bound` and its standard error,
+
+    .. math:: \mathrm{se} = \sqrt{\frac{\widehat{\mathrm{Var}}_P[T]}{N}
+        + \frac{\widehat{\mathrm{Var}}_Q[f^*(T)]}{M}}
+
+    (unbiased sample variances; the two samples independent). The bound of a fixed critic is at
+    most :math:`D_f`, but its *estimate* from finite samples scatters around that bound by about
+    one standard error, so an estimate can land above the divergence.
+
+    Args:
+        critic_p, critic_q, name, raw: as in :func:`variational_bound`; at least two samples each.
+
+    Returns:
+        ``(bound, standard_error)``, floats (computed in float64).
+
+    Introduced in: f-GAN (kexue.fm/archives/6016).
+    """
+    div = get(name)
+    critic_p, critic_q = _pair(critic_p, critic_q)
+    if min(critic_p.shape[0], critic_q.shape[0]) < 2:
+        raise ValueError(f"a standard error needs at least two samples of each law, got "
+                         f"{critic_p.shape[0]} and {critic_q.shape[0]}")
+    with torch.no_grad():
+        t_p, conj_q = _activated(critic_p, critic_q, div, raw)
+        t_p, conj_q = t_p.double(), conj_q.double()
+        bound = (t_p.mean() - conj_q.mean()).item()
+        error = math.sqrt(t_p.var().item() / t_p.shape[0] + conj_q.var().item() / conj_q.shape[0])
+    return bound, error
+
+
 def optimal_critic(log_p: torch.Tensor, log_q: torch.Tensor, name: str, *,
                    raw: bool = False) -> torch.Tensor:
     r"""The critic that makes the bound tight, :math:`T^*(x) = f'\big(p(x)/q(x)\big)`.
@@ -746,14 +779,17 @@ def estimate_divergence(sample_p: Callable, sample_q: Callable, name: str, *, st
         steps, batch_size, lr, hidden: training settings.
         eval_size, eval_every: every ``eval_every`` steps the bound is evaluated on held-out
             samples (``eval_size`` of each law, drawn once): an unbiased estimate of the bound of
-            the current critic, hence of a value at most :math:`D_f`.
+            the current critic, hence of a value at most :math:`D_f`, with its standard error
+            (:func:`bound_with_error`). The same held-out samples serve every evaluation, so
+            their sampling error shifts every estimate alike.
         seed: seeds the critic's initialisation and every sample.
         device: where the critic and the samples live (default CPU); the samplers receive a
             generator on this device and must draw there.
 
     Returns:
-        dict with ``"step"`` and ``"estimate"`` (held-out bound) lists, ``"train"`` (the
-        mini-batch bound of every step) and ``"critic"``.
+        dict with ``"step"``, ``"estimate"`` (held-out bound) and ``"stderr"`` (its standard
+        error) lists, ``"train"`` (the mini-batch bound of every step), ``"critic"`` and
+        ``"held_out"`` (the pair of held-out samples of P and Q).
 
     Introduced in: f-GAN (kexue.fm/archives/6016).
     """
@@ -768,7 +804,7 @@ def estimate_divergence(sample_p: Callable, sample_q: Callable, name: str, *, st
         critic = Critic(x_p_eval.shape[1], hidden)  # initialised on the CPU: the same on every device
     critic.to(device)
     optimiser = torch.optim.Adam(critic.parameters(), lr=lr)
-    history = {"step": [], "estimate": [], "train": []}
+    history = {"step": [], "estimate": [], "stderr": [], "train": []}
     for step in tqdm(range(1, steps + 1), desc=f"critic ({name})", show=progress, leave=False):
         bound = variational_bound(critic(sample_p(batch_size, g)), critic(sample_q(batch_size, g)), name)
         optimiser.zero_grad()
@@ -777,10 +813,11 @@ def estimate_divergence(sample_p: Callable, sample_q: Callable, name: str, *, st
         history["train"].append(bound.item())
         if step % eval_every == 0 or step == steps:
             with torch.no_grad():
-                estimate = variational_bound(critic(x_p_eval), critic(x_q_eval), name).item()
+                estimate, stderr = bound_with_error(critic(x_p_eval), critic(x_q_eval), name)
             history["step"].append(step)
             history["estimate"].append(estimate)
-    history["critic"] = critic
+            history["stderr"].append(stderr)
+    history["critic"], history["held_out"] = critic, (x_p_eval, x_q_eval)
     return history
 
 
@@ -941,29 +978,76 @@ def plot_conjugate(name: str = "kl", xi: float = 2.0):
     middle.legend(fontsize=8)
 
     gap = fu + conj - t * u
-    right.plot(u, gap, color=COLORS[2])
-    right.axvline(xi, color=COLORS[1], lw=0.8, ls=":")
+    right.plot(u, gap, color=COLORS[2], label="gap")
+    right.axvline(xi, color=COLORS[1], lw=0.8, ls=":", label=r"$u = \xi$")
     right.axhline(0, color="black", lw=0.8)
     finite = gap[torch.isfinite(gap)]
     right.set(xlabel="$u$", ylim=(-0.05 * float(torch.quantile(finite, 0.9)) - 0.01,
                                   float(torch.quantile(finite, 0.9)) + 0.05),
               title=r"Fenchel–Young gap $f(u) + f^*(t) - tu$")
+    right.legend(fontsize=8, loc="upper center")
     return fig
 
 
 BOUND_GRID = (-16.0, 20.0, 4001)  # wide enough for the χ² integrands of the slider range
 
 
-def _bound_on_grid(div, log_p, log_q, x, s):
-    """The bound of T_s = s T* + (1 - s) f'(1) by the trapezoidal rule on x."""
+def mixed_critic_bound(log_p: torch.Tensor, log_q: torch.Tensor, x: torch.Tensor, name: str,
+                       s: float = 1.0) -> torch.Tensor:
+    r"""The exact variational bound of the critic :math:`T_s = s\,T^* + (1 - s)\,f'(1)`, a
+    mixture of the optimal critic :math:`T^* = f'(p/q)` with the constant critic :math:`f'(1)`,
+
+    .. math:: B(s) = \int p(x)\,T_s(x) - q(x)\,f^*\big(T_s(x)\big)\,dx ,
+
+    by the trapezoidal rule on the points ``x``. :math:`B(1) = D_f(P\,\|\,Q)` (up to the rule's
+    error), :math:`B(0) = 0`, and :math:`B` is concave in :math:`s` (:math:`T_s` is linear in
+    :math:`s` and :math:`f^*` is convex), so :math:`B(s) \le D_f` everywhere.
+
+    Args:
+        log_p, log_q: log densities on the grid, shape ``[n]`` (same shape).
+        x: the grid, shape ``[n]``, increasing.
+        name: a key of :data:`DIVERGENCES`.
+        s: the mixing weight, in ``[0, 1]``.
+
+    Returns:
+        A 0-d tensor. At ``s = 1`` it goes through the raw optimum and the fused
+        :math:`f^*\circ a`, which stay finite where :math:`T^*` itself rounds onto an open end of
+        dom f*; it then equals :func:`divergence_on_grid` up to rounding.
+
+    Introduced in: f-GAN (kexue.fm/archives/6016), for the bound table and :func:`plot_bound`.
+    """
+    div = get(name)
+    log_p, log_q, x = float_tensor(log_p, "log_p"), float_tensor(log_q, "log_q"), float_tensor(x, "x")
+    _same_shape(log_p, log_q, "log_p and log_q")
+    if x.dim() != 1 or log_p.shape != x.shape or x.shape[0] < 2:
+        raise ValueError(f"x must be a grid of shape [n] with n >= 2 and the shape of log_p, got x "
+                         f"{tuple(x.shape)} and log_p {tuple(log_p.shape)}")
+    s = real(s, "s")
+    if not 0 <= s <= 1:
+        raise ValueError(f"s must lie in [0, 1], got {s!r}")
     if s == 1:  # through the raw optimum and the fused forms: T* itself can round onto an open end
         v = div.optimal_critic(log_p - log_q, raw=True)
         t, conj = div.activation(v), div.conjugate_of_activation(v)
     else:
-        c = div.f_prime(torch.ones((), dtype=x.dtype))
+        c = div.f_prime(torch.ones((), dtype=x.dtype, device=x.device))
         t = s * div.optimal_critic(log_p - log_q) + (1 - s) * c
         conj = div.conjugate(t)
     return torch.trapezoid(torch.exp(log_p) * t - torch.exp(log_q) * conj, x)
+
+
+@lru_cache(maxsize=16)
+def _bound_curves(mu_q: float, sigma_q: float):
+    """For P = N(0, 1) and Q = N(mu_q, sigma_q²): every entry's true divergence, and its bound
+    over truth at s = 0, 0.1, ..., 1 (empty when P = Q). They do not depend on the slider's s, so
+    they are cached: a static slider draws each Q once per value of s."""
+    x = torch.linspace(*BOUND_GRID, dtype=torch.float64)
+    log_p, log_q = normal_log_prob(x, 0.0, 1.0), normal_log_prob(x, mu_q, sigma_q)
+    truth = [gaussian_divergence(name, 0.0, 1.0, mu_q, sigma_q) for name in NAMES]
+    if mu_q == 0 and sigma_q == 1:
+        return truth, []
+    ratios = [[mixed_critic_bound(log_p, log_q, x, name, a).item() / d
+               for a in np.linspace(0, 1, 11).tolist()] for name, d in zip(NAMES, truth)]
+    return truth, ratios
 
 
 def plot_bound(mu_q: float = 1.0, sigma_q: float = 1.25, s: float = 0.75):
@@ -991,13 +1075,8 @@ def plot_bound(mu_q: float = 1.0, sigma_q: float = 1.25, s: float = 0.75):
     log_p, log_q = normal_log_prob(x, 0.0, 1.0), normal_log_prob(x, mu_q, sigma_q)
     same = mu_q == 0 and sigma_q == 1
     s_axis = torch.linspace(0, 1, 11, dtype=torch.float64)
-    truth, bound, ratios = [], [], []
-    for div in DIVERGENCES.values():
-        truth.append(gaussian_divergence(div.name, 0.0, 1.0, mu_q, sigma_q))
-        bound.append(_bound_on_grid(div, log_p, log_q, x, s).item())
-        if not same:
-            ratios.append([_bound_on_grid(div, log_p, log_q, x, a).item() / truth[-1]
-                           for a in s_axis.tolist()])
+    truth, ratios = _bound_curves(mu_q, sigma_q)
+    bound = [mixed_critic_bound(log_p, log_q, x, name, s).item() for name in NAMES]
 
     fig, (left, middle, right) = figure(1, 3, width=9.6, height=3.2,
                                         gridspec_kw={"width_ratios": [1, 1.5, 1.2]})
@@ -1017,10 +1096,11 @@ def plot_bound(mu_q: float = 1.0, sigma_q: float = 1.25, s: float = 0.75):
         middle.legend(fontsize=7)
         for i, (name, r) in enumerate(zip(NAMES, ratios)):
             color, style = _color(i)
-            right.plot(s_axis, r, style, color=color, lw=1.2, label=name)
+            right.plot(s_axis, r, style, color=color, lw=1.2, label=name.replace("_", " "))
         right.axvline(s, color="black", lw=0.8, ls=":")
         right.set(xlabel="$s$", ylabel="bound / truth", ylim=(-0.05, 1.05),
                   title="$T_s = s\\,T^* + (1-s)\\,f'(1)$")
-        right.legend(fontsize=6, loc="lower right", ncols=2)
+        # outside the axes: inside, nine entries would cover the curves
+        right.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     middle.set_xticks(at, [n.replace("_", " ") for n in NAMES], rotation=60, ha="right", fontsize=7)
     return fig

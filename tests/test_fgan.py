@@ -527,6 +527,76 @@ def test_neural_estimate_approaches_the_kl():
     assert history["estimate"][-1] == pytest.approx(truth, rel=0.1)
 
 
+def test_neural_estimate_reports_standard_errors_of_its_held_out_bound():
+    torch.set_default_dtype(torch.float32)
+    history = fgan.estimate_divergence(lambda n, g: torch.randn(n, 1, generator=g),
+                                       lambda n, g: 1 + 1.2 * torch.randn(n, 1, generator=g), "kl",
+                                       steps=60, hidden=8, eval_every=20, eval_size=3000,
+                                       progress=False)
+    assert len(history["stderr"]) == len(history["estimate"]) == 3
+    held_p, held_q = history["held_out"]
+    assert held_p.shape == held_q.shape == (3000, 1)
+    # the last entry is the bound of the final critic on the held-out samples, with its error
+    with torch.no_grad():
+        t_p = history["critic"](held_p).double()
+        conj_q = torch.exp(history["critic"](held_q).double() - 1)  # KL: a(v) = v, f*(t) = e^(t-1)
+    assert history["estimate"][-1] == pytest.approx((t_p.mean() - conj_q.mean()).item(), rel=1e-5)
+    se = math.sqrt(np.var(t_p.numpy(), ddof=1) / 3000 + np.var(conj_q.numpy(), ddof=1) / 3000)
+    assert history["stderr"][-1] == pytest.approx(se, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mixed_critic_bound_is_zero_at_s0_tight_at_s1_and_concave(name):
+    x = torch.linspace(*fgan.BOUND_GRID, dtype=torch.float64)
+    # Q wide enough that both χ² are finite, narrow enough that their integrands fit the grid
+    log_p, log_q = fgan.normal_log_prob(x, 0.0, 1.0), fgan.normal_log_prob(x, 0.5, 1.2)
+    truth = fgan.gaussian_divergence(name, 0.0, 1.0, 0.5, 1.2)
+    s = np.linspace(0, 1, 11)
+    b = np.array([fgan.mixed_critic_bound(log_p, log_q, x, name, float(a)).item() for a in s])
+    assert abs(b[0]) < 1e-12  # the constant critic f'(1): E_P[c] - E_Q[f*(c)] = c - (c - f(1)) = 0
+    assert b[-1] == pytest.approx(truth, rel=1e-5)  # TV's kinks leave an O(h²) error
+    assert b[-1] == pytest.approx(fgan.divergence_on_grid(log_p, log_q, x, name).item(), rel=1e-9)
+    assert np.all(np.diff(b, 2) <= 1e-12) and np.all(b[:-1] < truth)
+
+
+def test_mixed_critic_bound_matches_scipy_quadrature_of_its_integrand():
+    # an independent computation at s = 0.6 for KL: T_s = s (1 + log p/q) + (1 - s), f*(t) = e^(t-1)
+    def integrand(x):
+        lp, lq = stats.norm.logpdf(x, 0, 1), stats.norm.logpdf(x, 1, 1.5)
+        t = 0.6 * (1 + lp - lq) + 0.4
+        return np.exp(lp) * t - np.exp(lq) * np.exp(t - 1)
+
+    reference = integrate.quad(integrand, -30, 40, points=[0, 1], limit=200)[0]
+    x = torch.linspace(-30, 40, 14001, dtype=torch.float64)
+    value = fgan.mixed_critic_bound(fgan.normal_log_prob(x, 0.0, 1.0), fgan.normal_log_prob(x, 1.0, 1.5),
+                                    x, "kl", 0.6).item()
+    assert value == pytest.approx(reference, rel=1e-9)
+
+
+def test_bound_with_error_is_the_bound_and_a_calibrated_standard_error():
+    # the optimal KL critic for P = N(0, 1), Q = N(1, 1.2²), scored on 300 independent draws
+    g = torch.Generator().manual_seed(1)
+
+    def critic(x):
+        return fgan.optimal_critic(fgan.normal_log_prob(x, 0.0, 1.0), fgan.normal_log_prob(x, 1.0, 1.2),
+                                   "kl", raw=True)
+
+    values, errors = [], []
+    for _ in range(300):
+        x_p = torch.randn(400, generator=g)
+        x_q = 1 + 1.2 * torch.randn(300, generator=g)
+        value, error = fgan.bound_with_error(critic(x_p), critic(x_q), "kl")
+        assert value == pytest.approx(fgan.variational_bound(critic(x_p), critic(x_q), "kl").item(), abs=1e-12)
+        values.append(value)
+        errors.append(error)
+    values, errors = np.array(values), np.array(errors)
+    truth = fgan.gaussian_divergence("kl", 0, 1, 1, 1.2)
+    # the spread of the estimates is what the standard error predicts (sd of an sd from 300
+    # draws: about 4%), and their mean is the divergence within its own standard error
+    assert values.std(ddof=1) == pytest.approx(np.sqrt(np.mean(errors**2)), rel=0.15)
+    assert abs(values.mean() - truth) < 4 * values.std(ddof=1) / np.sqrt(len(values))
+
+
 def test_plots_return_figures():
     from matplotlib.figure import Figure
 
@@ -621,6 +691,16 @@ def test_other_shape_and_argument_errors():
     (lambda: fgan.gaussian_divergence("kl", "a", 1, 0, 1), TypeError, "mu_p must be a real number, got 'a'"),
     (lambda: fgan.mixture_sample(0, (1.0,), (0.0,), (1.0,), torch.Generator()), ValueError,
      "n must be an integer >= 1, got 0"),
+    (lambda: fgan.bound_with_error(torch.zeros(1), torch.zeros(5), "kl"), ValueError,
+     "at least two samples of each law, got 1 and 5"),
+    (lambda: fgan.bound_with_error(torch.zeros(3), torch.zeros(3, 1), "kl"), ValueError,
+     r"must both be \[N\] or both \[N, 1\]"),
+    (lambda: fgan.mixed_critic_bound(torch.zeros(5), torch.zeros(5), torch.linspace(0, 1, 5), "kl", 1.5),
+     ValueError, r"s must lie in \[0, 1\], got 1.5"),
+    (lambda: fgan.mixed_critic_bound(torch.zeros(5), torch.zeros(5), torch.linspace(0, 1, 4), "kl"),
+     ValueError, "x must be a grid of shape"),
+    (lambda: fgan.mixed_critic_bound(torch.zeros(5), torch.zeros(4), torch.linspace(0, 1, 5), "kl"),
+     ValueError, "log_p and log_q must have the same shape"),
 ])
 def test_more_bad_arguments(call, error, match):
     with pytest.raises(error, match=match):
