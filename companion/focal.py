@@ -55,6 +55,7 @@ __all__ = [
     "hard_truncated_bce", "soft_truncated_bce", "focal_bce", "focal_star_bce",
     "hard_truncated_ce", "soft_truncated_ce", "focal_ce", "focal_star_ce",
     "imbalanced_moons", "mlp", "Fit", "fit", "average_precision", "loss_share",
+    "Calibration", "calibration", "pointwise_risk", "risk_minimiser",
     "imbalance_losses", "imbalance_experiment", "plot_losses", "plot_imbalance",
 ]
 
@@ -743,6 +744,149 @@ def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> float:
     return float((steps * precision).sum())
 
 
+@dataclass
+class Calibration:
+    """Top-label calibration of a classifier's probabilities (see :func:`calibration`).
+
+    ``ece``: expected calibration error; ``gap``: mean accuracy minus mean confidence (> 0:
+    under-confident); ``*_se``: their bootstrap standard errors over the samples (``nan`` when
+    no resampling was asked for). Per bin (``bins`` equal-width bins of the confidence on
+    [0, 1]): ``confidence`` (mean, ``nan`` for an empty bin), ``accuracy`` (fraction correct,
+    ``nan`` for an empty bin) and ``count``.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+
+    ece: float
+    ece_se: float
+    gap: float
+    gap_se: float
+    confidence: torch.Tensor
+    accuracy: torch.Tensor
+    count: torch.Tensor
+
+
+def _ece_and_gap(conf: torch.Tensor, right: torch.Tensor, bin_of: torch.Tensor, bins: int):
+    """ECE and accuracy-minus-confidence for a batch of resamples: all inputs ``[R, N]``."""
+    n = conf.shape[-1]
+    shape = (conf.shape[0], bins)
+    count = torch.zeros(shape, dtype=torch.float64).scatter_add_(1, bin_of, torch.ones_like(conf))
+    conf_sum = torch.zeros(shape, dtype=torch.float64).scatter_add_(1, bin_of, conf)
+    right_sum = torch.zeros(shape, dtype=torch.float64).scatter_add_(1, bin_of, right)
+    ece = (conf_sum - right_sum).abs().sum(1) / n     # sum_b (n_b/N) |acc_b - conf_b|
+    gap = (right_sum.sum(1) - conf_sum.sum(1)) / n
+    return ece, gap, count, conf_sum, right_sum
+
+
+def calibration(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15, *, n_boot: int = 0,
+                seed: int = 0) -> Calibration:
+    r"""How well a classifier's confidence matches its accuracy (top-label calibration).
+
+    ``probs``: ``[N]`` probabilities of class 1 for 0/1 ``labels [N]``, or ``[N, C]`` class
+    probabilities (rows summing to 1) for class indices ``labels [N]``. The confidence of a
+    sample is the largest class probability, :math:`\max(p, 1 - p)` for two classes, and it is
+    *right* when that class is its label. With :math:`B_b` the samples whose confidence falls in
+    the ``b``-th of ``bins`` equal-width bins of [0, 1] (Guo et al. 2017 use 15),
+
+    .. math:: \mathrm{ECE} = \sum_b \frac{|B_b|}{N}\,\big|\mathrm{acc}(B_b) - \mathrm{conf}(B_b)\big|,
+
+    and ``gap`` is the overall accuracy minus the mean confidence: positive for an
+    under-confident model, negative for an over-confident one, 0 for a calibrated one. ``n_boot``
+    resamples of the ``N`` samples (with replacement, seeded) give the standard errors. The
+    binned ECE is biased upwards by sampling noise, by about :math:`\sqrt{\text{bins}/N}`.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    from companion import checks
+
+    probs = checks.float_tensor(probs, "probs").detach().cpu().double()
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
+    labels = labels.detach().cpu().reshape(-1)
+    bins = checks.positive_int(bins, "bins")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 0:
+        raise ValueError(f"n_boot must be an integer >= 0, got n_boot={n_boot!r}")
+    if probs.dim() not in (1, 2) or probs.shape[0] != labels.numel() or labels.numel() == 0:
+        raise ValueError(f"probs must be [N] or [N, C] with N = len(labels) > 0, got probs of "
+                         f"shape {tuple(probs.shape)} and {labels.numel()} labels")
+    if not bool(((probs >= 0) & (probs <= 1)).all()):
+        raise ValueError("probs must lie in [0, 1]")
+    if probs.dim() == 1:
+        if not bool(((labels == 0) | (labels == 1)).all()):
+            raise ValueError("labels must be 0 or 1 when probs is [N]")
+        conf = torch.maximum(probs, 1 - probs)
+        right = ((probs > 0.5) == (labels > 0.5)).double()
+    else:
+        if labels.is_floating_point() or not bool(((labels >= 0) & (labels < probs.shape[1])).all()):
+            raise ValueError(f"labels must be class indices in [0, {probs.shape[1]})")
+        conf, pred = probs.max(dim=1)
+        right = (pred == labels).double()
+    bin_of = (conf * bins).long().clamp_(0, bins - 1)
+    ece, gap, count, conf_sum, right_sum = _ece_and_gap(conf[None], right[None], bin_of[None], bins)
+    ece_se = gap_se = math.nan
+    if n_boot > 0:
+        g = checks.generator(seed)
+        idx = torch.randint(0, conf.numel(), (n_boot, conf.numel()), generator=g)
+        b_ece, b_gap, *_ = _ece_and_gap(conf[idx], right[idx], bin_of[idx], bins)
+        ece_se, gap_se = float(b_ece.std()), float(b_gap.std())
+    count = count[0]
+    with torch.no_grad():
+        mean_conf = torch.where(count > 0, conf_sum[0] / count.clamp(min=1), math.nan)
+        accuracy = torch.where(count > 0, right_sum[0] / count.clamp(min=1), math.nan)
+    return Calibration(float(ece[0]), ece_se, float(gap[0]), gap_se, mean_conf, accuracy,
+                       count.long())
+
+
+def pointwise_risk(loss, logits: torch.Tensor, eta: float) -> torch.Tensor:
+    r"""The expected loss at one input whose label is 1 with probability ``eta``:
+    :math:`R(x) = \eta\,L(x, 1) + (1 - \eta)\,L(x, 0)`, for each logit in ``logits``.
+
+    ``loss(logits, target)`` must return per-sample losses (``reduction="none"``). A model
+    flexible enough to choose each input's logit freely minimises this at every input, so the
+    minimiser is where training drives the logits when the classes overlap.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    eta = _real(eta, "eta", "a probability in [0, 1]", lambda v: 0 <= v <= 1)
+    return eta * loss(logits, torch.ones_like(logits)) + (1 - eta) * loss(logits, torch.zeros_like(logits))
+
+
+def risk_minimiser(loss, eta: float, *, bound: float = 30.0, steps: int = 120_001) -> float:
+    r"""The logit :math:`x^*` in [-``bound``, ``bound``] that minimises :func:`pointwise_risk`;
+    :math:`\sigma(x^*)` is the probability the loss teaches the model to predict where the
+    true probability of class 1 is ``eta`` (cross entropy: :math:`\sigma(x^*) = \eta`).
+
+    A grid of ``steps`` points in float64, refined by a golden-section search between the grid
+    neighbours of the best point; for a risk whose infimum is approached but not attained (hard
+    truncation, at its threshold) it returns a logit just on the better side of the threshold.
+
+    Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
+    """
+    bound = _real(bound, "bound", "a finite number > 0", lambda v: v > 0)
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 3:
+        raise ValueError(f"steps must be an integer >= 3, got steps={steps!r}")
+    with torch.no_grad():
+        x = torch.linspace(-bound, bound, steps, dtype=torch.float64)
+        risk = pointwise_risk(loss, x, eta)
+        i = int(torch.argmin(risk))
+        a, b = float(x[max(i - 1, 0)]), float(x[min(i + 1, steps - 1)])
+
+        def r(v):
+            return float(pointwise_risk(loss, torch.tensor([v], dtype=torch.float64), eta))
+
+        ratio = (math.sqrt(5) - 1) / 2
+        c, d = b - ratio * (b - a), a + ratio * (b - a)
+        for _ in range(80):
+            if r(c) <= r(d):
+                b, d = d, c
+                c = b - ratio * (b - a)
+            else:
+                a, c = c, d
+                d = a + ratio * (b - a)
+        best = min((a, b, float(x[i])), key=r)
+    return best
+
+
 def loss_share(per_sample: torch.Tensor, mask: torch.Tensor) -> float:
     """Fraction of the total of ``per_sample`` losses carried by the samples where ``mask`` holds.
 
@@ -798,7 +942,7 @@ def plot_losses(m: float = 0.5, K: float = 1.0, gamma: float = 1.0, alpha=None):
     axes[1].set(ylabel=r"$\partial L/\partial x$", ylim=(-1.05, 0.05),
                 title="gradient (shaded: hard truncation gives 0)")
     axes[2].set(ylabel="weight on cross entropy", ylim=(-0.05, 1.05), title="weight")
-    axes[0].legend(fontsize=7, loc="upper right")
+    axes[0].legend(fontsize=8, loc="upper right")
     return fig
 
 
@@ -882,12 +1026,16 @@ def plot_imbalance(imbalance: float = 100, seed: int = 0, steps: int | None = No
            title=f"1 : {imbalance:g}; {len(y) - 2 * n_pos:,} easy negatives on a ring outside")
     ax.legend(fontsize=7, loc="lower left")
     ys = range(len(names))
-    axes[1].barh(ys, [res[n]["ap"] for n in names], color=style.COLORS[: len(names)])
-    axes[1].set(yticks=list(ys), yticklabels=names, xlim=(0, 1), xlabel="test average precision",
-                title="positives' AP")
+    # The AP axis starts near the lowest AP (not at 0), so that 0.98 and 0.998 look different.
+    low = max(0.0, math.floor(10 * min(res[n]["ap"] for n in names)) / 10 - 0.1)
+    axes[1].barh(ys, [res[n]["ap"] - low for n in names], left=low,
+                 color=style.COLORS[: len(names)])
+    axes[1].set(yticks=list(ys), yticklabels=names, xlim=(low, 1),
+                xlabel=f"test average precision (axis from {low:.1f})", title="positives' AP")
     axes[1].invert_yaxis()
     for i, n in enumerate(names):
-        axes[1].text(0.02, i, f"{res[n]['ap']:.3f}", va="center", fontsize=8, color="white")
+        axes[1].text(low + 0.02 * (1 - low), i, f"{res[n]['ap']:.3f}", va="center", fontsize=8,
+                     color="white")
     axes[2].barh(ys, [res[n]["easy_share"] for n in names], color=style.COLORS[: len(names)])
     axes[2].set(yticks=list(ys), yticklabels=[], xlim=(0, 1),
                 xlabel="share of its own training loss", title="carried by easy negatives (p < 0.1)")

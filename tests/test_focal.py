@@ -498,3 +498,128 @@ def test_learning_speed_is_deterministic_and_its_table_fits_the_page():
     # The final-accuracy column is the mean of the runs' last training accuracies.
     ce = first["cross entropy"]
     assert table[2].split()[-2] == f"{sum(r.fit.accuracy[-1] for r in ce) / 2:.3f}"
+
+
+# ------------------------------------------------------------ calibration and population risk
+
+def _ece_by_loops(conf, right, bins):
+    """Reference ECE written as the textbook sum over bins, one bin at a time."""
+    total = 0.0
+    for b in range(bins):
+        upper = (conf < (b + 1) / bins) if b < bins - 1 else (conf <= 1)
+        inside = (conf >= b / bins) & upper
+        if inside.any():
+            total += inside.double().mean().item() * abs(
+                right[inside].double().mean().item() - conf[inside].mean().item())
+    return total
+
+
+def test_calibration_matches_the_textbook_sum_and_known_cases():
+    g = torch.Generator().manual_seed(0)
+    # binary: confidence max(p, 1 - p), right when the side of 1/2 matches the label
+    p = torch.rand(3000, generator=g, dtype=torch.float64)
+    y = (torch.rand(3000, generator=g, dtype=torch.float64) < p ** 2).double()
+    conf, right = torch.maximum(p, 1 - p), (p > 0.5) == (y > 0.5)
+    c = FO.calibration(p, y, bins=10)
+    assert c.ece == pytest.approx(_ece_by_loops(conf, right, 10), abs=1e-12)
+    assert c.gap == pytest.approx(right.double().mean().item() - conf.mean().item(), abs=1e-12)
+    assert int(c.count.sum()) == 3000 and math.isnan(c.ece_se)
+    # multi-class: the same sum with the largest class probability
+    logits = torch.randn(2000, 5, generator=g, dtype=torch.float64) * 2
+    probs = torch.softmax(logits, 1)
+    labels = torch.randint(0, 5, (2000,), generator=g)
+    conf, pred = probs.max(1)
+    assert FO.calibration(probs, labels).ece == pytest.approx(
+        _ece_by_loops(conf, pred == labels, 15), abs=1e-12)
+    # a constant 0.8 on samples that are all positive: under-confident by exactly 0.2
+    c = FO.calibration(torch.full((50,), 0.8, dtype=torch.float64), torch.ones(50), n_boot=20)
+    assert c.ece == pytest.approx(0.2) and c.gap == pytest.approx(0.2)
+    assert c.ece_se == pytest.approx(0.0, abs=1e-12)       # every resample is the same
+    # reordering the samples changes nothing
+    perm = torch.randperm(3000, generator=g)
+    assert FO.calibration(p[perm], y[perm]).ece == pytest.approx(FO.calibration(p, y).ece)
+
+
+def test_a_calibrated_model_has_a_small_ece_and_the_bootstrap_is_seeded():
+    g = torch.Generator().manual_seed(1)
+    p = torch.rand(100_000, generator=g, dtype=torch.float64)
+    y = (torch.rand(100_000, generator=g, dtype=torch.float64) < p).double()
+    c = FO.calibration(p, y, n_boot=50, seed=3)
+    # binning bias is about sqrt(bins / N) = 0.012; a miscalibration of 0.05 would show
+    assert c.ece < 0.02 and abs(c.gap) < 4 * c.gap_se + 1e-3
+    assert 0 < c.ece_se < 0.01
+    assert FO.calibration(p, y, n_boot=50, seed=3).ece_se == c.ece_se
+    shrunk = 0.5 + 0.6 * (p - 0.5)                       # pulled towards 1/2: under-confident
+    assert FO.calibration(shrunk, y).gap > 0.05
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: FO.calibration(torch.tensor([0.2, 1.2]), torch.tensor([0.0, 1.0])), "in \\[0, 1\\]"),
+    (lambda: FO.calibration(torch.tensor([0.2, 0.7]), torch.tensor([0.0, 2.0])), "0 or 1"),
+    (lambda: FO.calibration(torch.tensor([0.2, 0.7]), torch.tensor([1.0])), "N = len"),
+    (lambda: FO.calibration(torch.eye(3), torch.tensor([0, 1, 3])), "class indices"),
+    (lambda: FO.calibration(torch.tensor([0.2]), torch.tensor([1.0]), bins=0), "bins"),
+    (lambda: FO.calibration(torch.tensor([0.2]), torch.tensor([1.0]), n_boot=-1), "n_boot"),
+    (lambda: FO.risk_minimiser(lambda z, t: FO.focal_bce(z, t, 0.0, reduction="none"), 1.5),
+     "eta must be"),
+])
+def test_calibration_and_risk_reject_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def _per_sample(fn, *args):
+    return lambda z, t: fn(z, t, *args, reduction="none")
+
+
+@pytest.mark.parametrize("eta", [0.1, 0.3, 0.6, 0.9, 0.99])
+def test_cross_entropy_risk_is_minimised_at_the_true_probability(eta):
+    x = FO.risk_minimiser(_per_sample(focal_bce, 0.0), eta)
+    assert torch.sigmoid(torch.tensor(x)).item() == pytest.approx(eta, abs=1e-7)
+    # alpha-balanced cross entropy: the minimiser solves
+    # eta * alpha * (1 - p) = (1 - eta) * (1 - alpha) * p
+    alpha = 0.25
+    x = FO.risk_minimiser(_per_sample(focal_bce, 0.0, alpha), eta)
+    expected = eta * alpha / (eta * alpha + (1 - eta) * (1 - alpha))
+    assert torch.sigmoid(torch.tensor(x)).item() == pytest.approx(expected, abs=1e-7)
+
+
+@pytest.mark.parametrize("eta", [0.6, 0.75, 0.9, 0.99])
+def test_focal_and_smoothed_minimisers_are_under_confident(eta):
+    previous = eta
+    for gamma in (0.5, 1.0, 2.0, 5.0):
+        loss = _per_sample(focal_bce, gamma)
+        x = FO.risk_minimiser(loss, eta)
+        p = torch.sigmoid(torch.tensor(x)).item()
+        assert 0.5 < p < previous            # towards 1/2, more so as gamma grows
+        previous = p
+        # first-order condition with the paper's closed-form gradient {eq-grad}
+        x_t = torch.tensor([x, x], dtype=torch.float64, requires_grad=True)
+        risk = (torch.tensor([eta, 1 - eta], dtype=torch.float64)
+                * loss(x_t, torch.tensor([1.0, 0.0], dtype=torch.float64))).sum()
+        (grad,) = torch.autograd.grad(risk, x_t)
+        # a minimum located by comparing values is known to about sqrt(eps) = 1.5e-8
+        assert abs(grad.sum().item()) < 1e-7
+        # the mirror problem has the mirror minimiser
+        assert FO.risk_minimiser(loss, 1 - eta) == pytest.approx(-x, abs=1e-6)
+    p = torch.sigmoid(torch.tensor(FO.risk_minimiser(_per_sample(soft_truncated_bce, 5.0), eta)))
+    assert 0.5 < p.item() < eta
+
+
+@pytest.mark.parametrize("eta", [0.55, 0.8, 0.95])
+def test_hard_truncation_risk_has_its_infimum_at_the_threshold(eta):
+    loss = _per_sample(hard_truncated_bce, 0.5)
+    x = FO.risk_minimiser(loss, eta)
+    assert 0 < x < 1e-3                       # just on the side of the likelier class
+    # the infimum (1 - eta) ln 2 is approached, not attained, as x -> 0+
+    grid = torch.tensor([1e-6, 1e-3, 0.1, 1.0], dtype=torch.float64)
+    risk = FO.pointwise_risk(loss, grid, eta)
+    assert (torch.diff(risk) > 0).all()
+    assert risk[0].item() == pytest.approx((1 - eta) * math.log(2), rel=1e-5)
+
+
+def test_calibration_wants_tensors():
+    with pytest.raises(TypeError, match="labels must be a torch.Tensor"):
+        FO.calibration(torch.tensor([0.2, 0.7]), [0, 1])
+    with pytest.raises(TypeError, match="probs must be a torch.Tensor"):
+        FO.calibration([0.2, 0.7], torch.tensor([0.0, 1.0]))
