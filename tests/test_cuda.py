@@ -110,6 +110,9 @@ def test_focal_metrics_on_cuda():
     mask = labels.bool()
     share = focal.loss_share(scores.exp(), mask)
     assert focal.loss_share(scores.exp().cuda(), mask.cuda()) == pytest.approx(share, rel=1e-12)
+    probs = torch.sigmoid(scores)
+    on_cpu, on_gpu = focal.calibration(probs, labels), focal.calibration(probs.cuda(), labels.cuda())
+    assert on_gpu.ece == pytest.approx(on_cpu.ece, rel=1e-12) and on_gpu.gap == pytest.approx(on_cpu.gap, rel=1e-12)
 
 
 # --- nce -------------------------------------------------------------------------------------

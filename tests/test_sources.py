@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted(p for folder in ("companion", "booktools", "benchmarks", "notebooks", "tests")
                  for p in (ROOT / folder).rglob("*.py"))
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+DOC_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -28,18 +29,23 @@ def test_no_control_characters_in_strings(path):
             tree = ast.parse(text, filename=str(path))
         except SyntaxError as error:  # what the "error" filter makes of an invalid escape
             pytest.fail(f"{path.relative_to(ROOT)}:{error.lineno}: {error.msg}")
+    # A docstring has no business holding a tab either: "\text" in a non-raw string is one.
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
     bad = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            hit = CONTROL.search(node.value)
+            hit = (DOC_CONTROL if id(node) in docstrings else CONTROL).search(node.value)
             if hit:
                 bad.append(f"line {node.lineno}: {hit.group()!r} in {node.value[max(0, hit.start() - 20):hit.end() + 20]!r}")
     assert not bad, (f"{path.relative_to(ROOT)} has control characters in strings (a non-raw "
                      "string with a backslash?): " + "; ".join(bad))
 
 
-def test_the_check_finds_a_form_feed(tmp_path):
-    """The scan is not vacuous: a non-raw "\\frac" docstring is caught."""
-    source = 'def f():\n    """Ratio :math:`\\frac{a}{b}`."""\n'
-    value = ast.parse(source).body[0].body[0].value.value
-    assert CONTROL.search(value)
+def test_the_check_finds_a_form_feed_and_a_tab():
+    """The scan is not vacuous: non-raw "\\frac" and "\\text" docstrings are caught."""
+    for macro in ("\\frac{a}{b}", "\\text{a}"):
+        source = f'def f():\n    """Ratio :math:`{macro}`."""\n'
+        assert DOC_CONTROL.search(ast.parse(source).body[0].body[0].value.value), macro
