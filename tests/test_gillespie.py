@@ -633,3 +633,122 @@ def test_gene_expression_demo_at_the_busy_end_of_its_sliders(weighting):
     assert path.t[-1] < 20
     fig = G.plot_gene_expression(k_m=30, k_p=5.0, gamma_m=0.5, weighting=weighting, n_events=2000)
     assert isinstance(fig, Figure)
+
+
+# ------------------------------------------------ error bars, the jump chain, weighting comparison
+
+def test_batch_means_of_independent_draws_is_the_ordinary_standard_error():
+    x = np.random.default_rng(0).normal(3.0, 2.0, size=200_000)
+    mean, se = G.batch_means(x, n_batches=100)
+    assert mean == pytest.approx(x.mean(), rel=1e-12)
+    # The batch estimate of se has a relative spread of about 1/sqrt(2 * 99) = 7%.
+    assert se == pytest.approx(2.0 / math.sqrt(x.size), rel=0.25)
+
+
+def test_batch_means_sees_the_correlation_of_an_ar1_series():
+    phi, n = 0.9, 400_000
+    rng = np.random.default_rng(1)
+    noise = rng.normal(size=n)
+    x = np.empty(n)
+    x[0] = noise[0] / math.sqrt(1 - phi**2)
+    for i in range(1, n):  # x_i = phi x_{i-1} + e_i (a plain loop: 0.2 s)
+        x[i] = phi * x[i - 1] + noise[i]
+    mean, se = G.batch_means(x, n_batches=50)
+    long_run = 1.0 / (1 - phi) ** 2  # the AR(1) long-run variance with unit innovations
+    assert se == pytest.approx(math.sqrt(long_run / n), rel=0.3)
+    naive = x.std() / math.sqrt(n)  # as if independent: sqrt((1 - phi) / (1 + phi)) too small
+    assert se > 3 * naive
+
+
+def test_batch_means_weights_act_like_repetitions():
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=300)
+    weights = rng.integers(0, 5, size=300)
+    weights[0] = 1
+    repeated = np.repeat(values, weights)
+    # The same step function of cumulative weight: equal batches give equal results.
+    got = G.batch_means(values, weights=weights.astype(float), n_batches=7)
+    want = G.batch_means(repeated, n_batches=7)
+    assert got == pytest.approx(want, rel=1e-10)
+    assert got[0] == pytest.approx(np.average(values, weights=weights), rel=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(values=[1.0, 2.0, 3.0], n_batches=1), r"n_batches must be in \[2, 3\]"),
+    (dict(values=[1.0, 2.0, 3.0], n_batches=4), r"n_batches must be in \[2, 3\]"),
+    (dict(values=[1.0, 2.0], weights=[1.0, -1.0]), r"weights finite, >= 0"),
+    (dict(values=[1.0, np.nan]), r"values must be finite"),
+    (dict(values=[1.0, 2.0], weights=[1.0]), r"same length, got 2 and 1"),
+])
+def test_batch_means_rejects_bad_input(kwargs, message):
+    kwargs.setdefault("n_batches", 2)
+    with pytest.raises(ValueError, match=message):
+        G.batch_means(**kwargs)
+
+
+def test_jump_chain_law_of_birth_death_in_closed_form():
+    # pi = Poisson(lambda), a0 = k + gamma x, E[a0] = 2k: q(x) = pi(x) (k + gamma x) / (2k).
+    k, gamma = 12.0, 1.5
+    lam = k / gamma
+    net = birth_death(k, gamma)
+    support = np.arange(121)
+    q = G.jump_chain_law(net, stats.poisson.pmf(support, lam))
+    np.testing.assert_allclose(q, stats.poisson.pmf(support, lam) * (k + gamma * support) / (2 * k),
+                               atol=1e-12)
+    assert support @ q == pytest.approx(lam + 0.5, abs=1e-9)  # the event mean is off by 1/2
+    # q is stationary for the jump chain: move from x to x +- 1 with probability a_r(x) / a0(x).
+    up = k / (k + gamma * support)
+    moved = np.zeros_like(q)
+    moved[1:] += (q * up)[:-1]
+    moved[:-1] += (q * (1 - up))[1:]
+    np.testing.assert_allclose(moved[:100], q[:100], atol=1e-12)
+
+
+def test_event_weighted_histogram_converges_to_the_jump_chain_law():
+    k, gamma = 20.0, 1.0
+    path = trajectory(birth_death(k, gamma), [20], t_max=20_000.0, seed=5)
+    values, probs = event_weighted_histogram(path.x[:, 0], burn=1000)
+    support = np.arange(80)
+    q = G.jump_chain_law(birth_death(k, gamma), stats.poisson.pmf(support, k / gamma))
+    n_eff = gamma * path.t_end / 2  # conservative, as in the time-weighted test above
+    assert g_test(values, probs, q, n_eff) > P_MIN
+    assert g_test(values, probs, stats.poisson.pmf(support, k / gamma), n_eff) < P_MIN
+
+
+def test_jump_chain_law_rejects_bad_laws():
+    with pytest.raises(ValueError, match="one axis per species"):
+        G.jump_chain_law(gene_expression(), np.ones(5))
+    with pytest.raises(ValueError, match="absorbing states only"):
+        G.jump_chain_law(ReactionNetwork(["A -> 0"], [1.0]), [1.0, 0.0, 0.0])
+
+
+def test_compare_weightings_gives_unbiased_time_means_and_the_event_shift():
+    k, gamma = 20.0, 1.0
+    runs = G.compare_weightings(birth_death(k, gamma), [0], "X", n_events=40_000, n_paths=8,
+                                seed=11, t_burn=5.0)
+    assert runs["time_means"].shape == runs["event_means"].shape == (8, 1)
+    for key in ("time_probs", "event_probs"):
+        assert runs[key].sum() == pytest.approx(1.0, abs=1e-12)
+    se = lambda a: a.std(ddof=1) / math.sqrt(len(a))  # noqa: E731
+    time_means, shift = runs["time_means"][:, 0], (runs["event_means"] - runs["time_means"])[:, 0]
+    assert abs(time_means.mean() - k / gamma) < 4 * se(time_means)
+    assert abs(shift.mean() - 0.5) < 4 * se(shift)  # lambda + 1/2, from the jump chain law
+    assert shift.mean() > 4 * se(shift)
+    # The first path is the first seed's trajectory, and the pooled event histogram is its
+    # paths' histograms averaged.
+    first = trajectory(birth_death(k, gamma), [0], n_events=40_000, seed=11)
+    np.testing.assert_array_equal(runs["path"].x, first.x)
+    with pytest.raises(ValueError, match="n_paths must be >= 2"):
+        G.compare_weightings(birth_death(), [0], "X", n_events=100, n_paths=1)
+    with pytest.raises(ValueError, match="unknown species"):
+        G.compare_weightings(birth_death(), [0], "Y", n_events=100)
+
+
+def test_cme_stationary_equals_the_null_vector_of_the_dense_generator():
+    # An independent computation: the singular vector of the dense Q for its zero singular value.
+    net = dimerisation()
+    p = cme_stationary(net, [14, 8])
+    Q = cme_generator(net, [14, 8]).toarray()
+    null = np.linalg.svd(Q)[2][-1]
+    null = null / null.sum()
+    np.testing.assert_allclose(p.ravel(), null, atol=1e-10)
