@@ -31,7 +31,7 @@ from companion.progress import trange
 from companion.style import COLORS, figure
 
 METRICS = ("euclidean", "normalized_dot")
-VARIANTS = ("sabour", "su")
+VARIANTS = ("sabour", "su", "su4819")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -186,7 +186,8 @@ def _route(U: torch.Tensor, n_out: int, iters: int, variant: str, K: float, squa
     ss = [(U.sum(1) / n_out).view(B, n_out, -1).requires_grad_(torch.is_grad_enabled())]
     vs, aTs = [], []
     for r in range(iters - 1):
-        vs.append(squash(ss[-1], c=squash_c) if variant == "sabour" else F.normalize(ss[-1], dim=-1))
+        in_loop_squash = variant in ("sabour", "su4819")
+        vs.append(squash(ss[-1], c=squash_c) if in_loop_squash else F.normalize(ss[-1], dim=-1))
         aTs.append(_agreements(U, vs[-1]))
         if variant == "sabour" and r > 0:  # accumulate: one op, b + K·a
             logits = torch.add(logits, aTs[-1], alpha=K)
@@ -258,11 +259,15 @@ def dynamic_routing(u_hat: torch.Tensor, iters: int = 3, variant: str = "su", K:
       logits are *replaced*, :math:`b_{ij} = K\langle\hat u_{j|i}, s_j/\|s_j\|\rangle`: soft
       K-Means with the normalised inner product, which settles at a fixed point. The squash is
       applied once, at the end.
+    * ``"su4819"`` (Su's earlier routing, kexue.fm/archives/4819): logits replaced as in
+      ``"su"``, but with the squash inside the loop as in ``"sabour"``,
+      :math:`b_{ij} = K\langle\hat u_{j|i}, \operatorname{squash}(s_j)\rangle`. The in-loop
+      squash makes the sharpness depend on the length of :math:`s_j`.
 
     Args:
         u_hat: predictions, shape ``[B, n_in, n_out, d]``, float.
         iters: routing iterations, >= 1 (``iters = 1`` is uniform couplings).
-        variant: ``"su"`` or ``"sabour"``.
+        variant: ``"su"``, ``"sabour"`` or ``"su4819"``.
         K: sharpness of the couplings, > 0. It can always be absorbed into ``u_hat``'s scale,
             which is why a learned transformation makes ``K = 1`` lose nothing.
         squash_c: the constant of the final :func:`squash` (Su's code uses 0.5).
@@ -303,7 +308,8 @@ def dynamic_routing_reference(u_hat: torch.Tensor, iters: int = 3, variant: str 
         s = (c.unsqueeze(-1) * u_hat).sum(1)
         if r == iters - 1:
             break
-        v = squash(s, c=squash_c) if variant == "sabour" else F.normalize(s, dim=-1)
+        in_loop_squash = variant in ("sabour", "su4819")
+        v = squash(s, c=squash_c) if in_loop_squash else F.normalize(s, dim=-1)
         agreement = (u_hat * v.unsqueeze(1)).sum(-1)
         b = b + K * agreement if variant == "sabour" else K * agreement
     return squash(s, c=squash_c), c
@@ -328,7 +334,7 @@ class CapsuleLayer(nn.Module):
         d_out: output capsule size.
         routings: routing iterations (see :func:`dynamic_routing`).
         share_weights: one matrix per output capsule (True) or per (input, output) pair.
-        variant: ``"su"`` or ``"sabour"``.
+        variant: ``"su"``, ``"sabour"`` or ``"su4819"`` (see :func:`dynamic_routing`).
         squash_c: the constant of the final squash.
 
     Shapes: input ``[B, n_in, d_in]``, output ``[B, n_out, d_out]``; the output lengths, in
@@ -491,6 +497,37 @@ def routing_trace(u_hat: torch.Tensor, max_iters: int, variant: str = "su", K: f
     return {"couplings": c, "entropy": entropy, "max_coupling": c.amax(-1).mean((1, 2)), "step": step}
 
 
+def routing_loss(u_hat: torch.Tensor, v: torch.Tensor, K: float = 1.0) -> torch.Tensor:
+    r"""The smoothed clustering loss that Su's routing decreases, at output directions ``v``.
+
+    .. math:: L(v) = -\frac1K \sum_i \log \sum_j \exp\big(K \langle \hat u_{j|i},
+              v_j/\|v_j\| \rangle\big)
+
+    This is the log-sum-exp K-Means loss with the normalised inner product, each output seeing
+    its own predictions :math:`\hat u_{j|i}`. Since :math:`\frac1K\log\sum_j e^{K a_j} =
+    \max_c \sum_j c_j a_j + H(c)/K` over distributions ``c`` (attained at the softmax), Su's
+    routing (``variant="su"`` with the same ``K``) is alternating maximisation of that objective
+    over ``c`` and the unit directions, so ``L`` never increases from one iteration to the next.
+    Only the directions of ``v`` matter; outputs of any variant can be passed.
+
+    Args:
+        u_hat: predictions ``[B, n_in, n_out, d]``; v: outputs ``[B, n_out, d]``; K: > 0.
+
+    Returns:
+        The loss of each sample, shape ``[B]``.
+
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    """
+    u_hat = _tensor(u_hat, "u_hat", 4, "[B, n_in, n_out, d]")
+    v = _tensor(v, "v", 3, "[B, n_out, d]")
+    if v.shape != (u_hat.shape[0],) + u_hat.shape[2:]:
+        raise ValueError(f"v must have shape [B, n_out, d] = {(u_hat.shape[0],) + tuple(u_hat.shape[2:])}, "
+                         f"got {tuple(v.shape)}")
+    K = real(K, "K", positive=True)
+    agreement = (u_hat * F.normalize(v, dim=-1).unsqueeze(1)).sum(-1)  # [B, n_in, n_out]
+    return -torch.logsumexp(K * agreement, dim=-1).sum(-1) / K
+
+
 # ----------------------------------------------------------------------------------------------
 # slider demos: plain functions returning figures
 
@@ -498,6 +535,7 @@ def routing_trace(u_hat: torch.Tensor, max_iters: int, variant: str = "su", K: f
 def plot_squash(c: float = 1.0, max_norm: float = 5.0):
     """Line plot of the squashed length against the input length for the chosen constant c,
     with grey reference curves for c = 1 and c = 0.5 and a dot where length √c maps to 1/2.
+    The figure calls the constant :math:`a` (the chapter keeps :math:`c` for memberships).
 
     That is ‖squash_c(s)‖ against ‖s‖ for ‖s‖ from 0 to ``max_norm``; every curve stays
     below the line at 1.
@@ -509,12 +547,12 @@ def plot_squash(c: float = 1.0, max_norm: float = 5.0):
     s = torch.stack([r, torch.zeros_like(r)], 1)
     fig, ax = figure(width=5.6, height=3.4)
     for ref, style in ((1.0, ":"), (0.5, "--")):
-        ax.plot(r, squash(s, c=ref).norm(dim=-1), style, color="gray", lw=1.2, label=f"$c = {ref:g}$")
-    ax.plot(r, squash(s, c=c).norm(dim=-1), color=COLORS[0], label=f"$c = {c:.3g}$ (chosen)")
+        ax.plot(r, squash(s, c=ref).norm(dim=-1), style, color="gray", lw=1.2, label=f"$a = {ref:g}$")
+    ax.plot(r, squash(s, c=c).norm(dim=-1), color=COLORS[0], label=f"$a = {c:.3g}$ (chosen)")
     ax.axhline(1, color="black", lw=0.8)
     half = math.sqrt(c)  # ‖squash‖ = 1/2 exactly when ‖s‖² = c
-    ax.plot([half], [0.5], "o", color=COLORS[1], label=rf"$\|s\| = \sqrt{{c}}$ gives $1/2$")
-    ax.set(xlabel=r"$\|s\|$", ylabel=r"$\|\mathrm{squash}_c(s)\|$", ylim=(0, 1.05),
+    ax.plot([half], [0.5], "o", color=COLORS[1], label=rf"$\|s\| = \sqrt{{a}}$ gives $1/2$")
+    ax.set(xlabel=r"$\|s\|$", ylabel=r"$\|\mathrm{squash}_a(s)\|$", ylim=(0, 1.05),
            title="The squash bounds a capsule's length below 1")
     ax.legend(loc="lower right")
     return fig
@@ -588,8 +626,10 @@ def plot_more_members(sizes: Sequence[int] = (15, 45, 120), K: float = 2.0, iter
     at = np.arange(len(sizes))
     for ax, centres, title in ((axes[0], euclid, "Euclidean: centre = mean"),
                                (axes[1], dot, "normalised dot: centre = sum")):
-        ax.bar(at, centres.norm(dim=-1), color=[COLORS[j % len(COLORS)] for j in range(len(sizes))])
+        bars = ax.bar(at, centres.norm(dim=-1), color=[COLORS[j % len(COLORS)] for j in range(len(sizes))])
         ax.set(xticks=at, xticklabels=[f"{n} points" for n in sizes], ylabel=r"$\|v_j\|$", title=title)
+    axes[1].legend(bars, [f"centre of the {n}-point cluster" for n in sizes], fontsize=8,
+                   loc="upper left")  # the same colours on the left
     for j, (n, length) in enumerate(zip(sizes, dot.norm(dim=-1).tolist())):
         axes[1].annotate(f"{length / n:.2f} per point", (j, length), ha="center", xytext=(0, 3),
                          textcoords="offset points", fontsize=8)
@@ -613,12 +653,13 @@ def plot_routing(iters: int = 3, noise: float = 0.5, seed: int = 0, max_iters: i
         raise ValueError(f"iters must be <= max_iters={max_iters}, got {iters}")
     u_hat, parents = routing_toy(noise=noise, seed=seed)
     order = torch.argsort(parents, stable=True)
-    traces = {variant: routing_trace(u_hat, max_iters, variant) for variant in VARIANTS}
+    shown = ("sabour", "su")
+    traces = {variant: routing_trace(u_hat, max_iters, variant) for variant in shown}
     fig = figure(width=8.4, height=6.0)[0]
     fig.clear()
     grid = fig.add_gridspec(2, 2, height_ratios=[1.3, 1])
     n_out = u_hat.shape[2]
-    for col, variant in enumerate(VARIANTS):
+    for col, variant in enumerate(shown):
         ax = fig.add_subplot(grid[0, col])
         image = ax.imshow(traces[variant]["couplings"][iters - 1, 0][order].T, vmin=0, vmax=1,
                           cmap="viridis", aspect="auto", interpolation="nearest")
@@ -629,7 +670,7 @@ def plot_routing(iters: int = 3, noise: float = 0.5, seed: int = 0, max_iters: i
     fig.colorbar(image, ax=fig.axes, shrink=0.8, label=r"coupling $c_{ij}$")
     r = np.arange(1, max_iters + 1)
     ax_h, ax_s = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
-    for color, variant in zip(COLORS, VARIANTS):
+    for color, variant in zip(COLORS, shown):
         ax_h.plot(r, traces[variant]["entropy"], color=color, label=variant)
         ax_s.semilogy(r[1:], traces[variant]["step"][1:].clamp_min(1e-17), color=color, label=variant)
     ax_h.axhline(math.log(n_out), color="gray", ls=":", lw=1)

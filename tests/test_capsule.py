@@ -251,7 +251,7 @@ def test_routing_is_invariant_to_input_order_and_equivariant_in_outputs(variant)
 
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"iters": 0}, ValueError, "iters must be an integer >= 1, got 0"),
-    ({"variant": "em"}, ValueError, "unknown variant 'em'; known: 'sabour', 'su'"),
+    ({"variant": "em"}, ValueError, "unknown variant 'em'; known: 'sabour', 'su', 'su4819'"),
     ({"K": 0.0}, ValueError, "K must be"),
     ({"squash_c": -1}, ValueError, "squash_c must be"),
 ])
@@ -431,3 +431,48 @@ def test_load_mnist_rejects_broken_files(tmp_path):
         data.load_mnist(tmp_path, "val")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         data.load_mnist(tmp_path / "nowhere")
+
+
+def test_su4819_replaces_logits_with_agreement_of_the_squashed_sum():
+    """kexue.fm/archives/4819: c^(r+1) = softmax_j <u_hat, squash(s^(r))>, logits replaced."""
+    u = 2 * rand(3, 15, 4, 6)
+    for r in range(1, 5):
+        v_r, _ = cap.dynamic_routing(u, iters=r, variant="su4819", squash_c=0.5)
+        _, c_next = cap.dynamic_routing(u, iters=r + 1, variant="su4819", squash_c=0.5)
+        # v_r = squash(s^(r)) is exactly the vector the next logits use
+        logits = (u * v_r.unsqueeze(1)).sum(-1)
+        torch.testing.assert_close(c_next, torch.softmax(logits, dim=-1))
+
+
+def test_routing_loss_never_rises_along_su_routing():
+    """Su's routing alternately maximises sum c a + H(c)/K over c and the unit directions."""
+    g = torch.Generator().manual_seed(11)
+    for K in (0.5, 1.0, 3.0):
+        u = 3 * torch.randn(4, 20, 5, 6, generator=g, dtype=torch.float64)
+        losses = torch.stack([cap.routing_loss(u, cap.dynamic_routing(u, r, "su", K=K)[0], K=K)
+                              for r in range(1, 16)])
+        assert (losses.diff(dim=0) <= 1e-10).all()
+
+
+def test_routing_loss_is_the_variational_log_sum_exp():
+    """-L = max_c sum_ij c_ij a_ij + H(c_i)/K, attained at c = softmax(K a) (Gibbs)."""
+    g = torch.Generator().manual_seed(12)
+    u = torch.randn(2, 7, 3, 4, generator=g, dtype=torch.float64)
+    v = torch.randn(2, 3, 4, generator=g, dtype=torch.float64)
+    K = 2.0
+    a = (u * F.normalize(v, dim=-1).unsqueeze(1)).sum(-1)
+
+    def objective(c):
+        return ((c * a).sum(-1) - (c * c.log()).sum(-1) / K).sum(-1)
+
+    torch.testing.assert_close(-cap.routing_loss(u, v, K), objective(torch.softmax(K * a, -1)))
+    for _ in range(20):
+        other = torch.softmax(torch.randn(a.shape, generator=g, dtype=torch.float64), -1)
+        assert (objective(other) <= -cap.routing_loss(u, v, K) + 1e-12).all()
+    # only the directions of v matter
+    torch.testing.assert_close(cap.routing_loss(u, 5 * v, K), cap.routing_loss(u, v, K))
+
+
+def test_routing_loss_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="v must have shape"):
+        cap.routing_loss(rand(2, 5, 3, 4), rand(2, 3, 5))

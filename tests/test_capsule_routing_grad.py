@@ -10,7 +10,7 @@ import torch
 
 from companion.capsule import CapsuleLayer, dynamic_routing, dynamic_routing_reference
 
-VARIANTS = ["sabour", "su"]
+VARIANTS = ["sabour", "su", "su4819"]
 TOL = dict(rtol=1e-12, atol=1e-12)
 
 
