@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,9 +330,11 @@ def jupyter_book_toc(book: Book) -> dict:
     }
 
 
-def write_config(book: Book, out: Path, assets: Path, only: list[str] | None = None) -> tuple[Path, Path]:
+def write_config(book: Book, out: Path, assets: Path, only: list[str] | None = None,
+                 cache: Path | None = None) -> tuple[Path, Path]:
     """Write ``_config.yml`` and ``_toc.yml`` into ``out``; returns their paths.
 
+    ``cache`` is the jupyter-cache folder for mode "cache" (see :func:`build_keys`).
     With ``only`` (chapter names, the notebooks' stems), the other chapters are rendered without
     executing them: a quick preview of one chapter in its real place in the book (references
     to the figures of the chapters left out are not checked).
@@ -339,6 +345,9 @@ def write_config(book: Book, out: Path, assets: Path, only: list[str] | None = N
     config_path, toc_path = out / "_config.yml", out / "_toc.yml"
     header = "# Generated from book.toml by booktools; edit book.toml instead.\n"
     config = jupyter_book_config(book, assets)
+    if cache is not None:
+        # Mode "cache": one jupyter-cache per configuration (smoke or full, package sources).
+        config["execute"]["cache"] = str(cache)
     if only is not None:
         config["execute"]["exclude_patterns"] = [
             Path(c.notebook).name for c in book.chapters if Path(c.notebook).stem not in only]
@@ -362,21 +371,75 @@ def chapter_names(book: Book, only: list[str] | None) -> list[str] | None:
     return only
 
 
+# The build remembers what it built from (``_build/.build-state.json``), so that a page is never
+# stale: mode "force" re-reads and re-executes every chapter on every build; otherwise the whole
+# book is re-read when the chapters' inputs changed since the last build (the companion package,
+# smoke or full, ``--only``, the execution settings) or when the last build failed, and
+# jupyter-cache (mode "cache") keeps one cache per configuration, so smoke and full outputs never
+# mix and a companion edit re-executes the chapters.
+BUILD_STATE = ".build-state.json"
+# Packages whose sources the chapters' outputs depend on; kernels import them from the clone.
+SOURCE_PACKAGES = ("companion", "booktools")
+
+
+def _source_digest(book: Book) -> str:
+    """A hash of every ``*.py`` of the packages the chapters import (in the clone and in the book)."""
+    digest = hashlib.sha256()
+    folders = {(root / name).resolve() for root in (ROOT, book.root) for name in SOURCE_PACKAGES}
+    for folder in sorted(folders):
+        for path in sorted(folder.rglob("*.py")) if folder.is_dir() else ():
+            digest.update(str(path.relative_to(folder.parent)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def build_keys(book: Book, *, smoke: bool, only: list[str] | None) -> tuple[str, str]:
+    """``(cache key, build key)``: the first names the executed outputs (package sources and smoke
+    or full), the second everything a page depends on beyond its own source."""
+    cache = hashlib.sha256(f"{'smoke' if smoke else 'full'}:{_source_digest(book)}".encode()).hexdigest()
+    settings = [cache, book.execution_mode, book.cell_timeout, sorted(only) if only else None]
+    return cache[:16], hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
+
+
+def smoke_requested(flag: bool) -> bool:
+    """``--smoke``, or ``COMPANION_SMOKE=1`` in the environment (as :func:`companion.is_smoke` reads it)."""
+    if flag:
+        return True
+    import companion
+
+    try:
+        return companion.is_smoke()
+    except ValueError as err:
+        raise BookConfigError(str(err)) from None
+
+
 def build(book: Book, *, path_output: Path | None = None, smoke: bool = False,
           only: list[str] | None = None) -> Path:
     """Execute every chapter and build the HTML book; returns ``<path_output>/_build/html``.
 
     Kernels inherit ``COMPANION_WIDGETS=static`` (slider demos become precomputed panels, since
-    the static book has no kernel) and, with ``smoke``, ``COMPANION_SMOKE=1``. The build is
-    strict: a failing cell, a warning or output on stderr stops it.
+    the static book has no kernel) and ``COMPANION_SMOKE`` (1 with ``smoke``, else 0). The build is
+    strict: a failing cell, a warning or output on stderr stops it with :class:`BuildError`, after
+    the failing cell's chapter, source and traceback (or the stderr text) are printed on stderr.
     """
     from booktools import assets, pairing
 
     pairing.check_all(book.root / NOTEBOOK_DIR)
+    only = chapter_names(book, only)
     build_dir = Path(path_output or book.root).resolve() / "_build"
     asset_dir = assets.ensure(build_dir / "assets")
-    config_path, toc_path = write_config(book, build_dir / "config", asset_dir,
-                                         chapter_names(book, only))
+    cache_key, build_key = build_keys(book, smoke=smoke, only=only)
+    config_path, toc_path = write_config(book, build_dir / "config", asset_dir, only,
+                                         cache=build_dir / ".jupyter_cache" / cache_key)
+    state_path = build_dir / BUILD_STATE
+    try:
+        state = json.loads(state_path.read_text())
+    except (OSError, ValueError):
+        state = {}
+    fresh = book.execution_mode == "force" or state != {"key": build_key, "ok": True}
+    state_path.write_text(json.dumps({"key": build_key, "ok": False}))
+    shutil.rmtree(build_dir / "html" / "reports", ignore_errors=True)  # the last build's errors
+
     env = dict(os.environ, COMPANION_WIDGETS="static", COMPANION_SMOKE="1" if smoke else "0")
     env["PYTHONHASHSEED"] = "0"
     # Sphinx imports booktools.sphinx_ext, which is not installed: it lives in the clone.
@@ -386,9 +449,87 @@ def build(book: Book, *, path_output: Path | None = None, smoke: bool = False,
         str(jupyter_book), "build", str(book.root), "--builder", "html",
         "--config", str(config_path), "--toc", str(toc_path),
         "--path-output", str(build_dir.parent), "--warningiserror", "--keep-going",
-    ]
-    subprocess.run(command, check=True, env=env, cwd=book.root)
+    ] + (["--all"] if fresh else [])
+    started = time.monotonic()
+    returncode, stderr_cells = _run_filtered(command, env=env, cwd=book.root)
+    if returncode != 0:
+        _explain_failure(book, build_dir, stderr_cells)
+        raise BuildError(f"the book did not build (jupyter-book exit code {returncode}); "
+                         "the cause is printed above")
+    state_path.write_text(json.dumps({"key": build_key, "ok": True}))
+    print(f"Built {len(book.chapters)} chapters ({'smoke' if smoke else 'full'} configuration, "
+          f"mode {book.execution_mode}{', fresh' if fresh else ''}) in {time.monotonic() - started:.0f} s")
     return build_dir / "html"
+
+
+class BuildError(RuntimeError):
+    """The book did not build; its cause was printed on the console already."""
+
+
+# A kernel stopped after a cell timed out logs a ZMQ traceback that has nothing to do with the cause.
+_KERNEL_NOISE_START = "[IPKernelApp] ERROR | Exception in message handler:"
+_STDERR_WARNING = re.compile(r"^(?:\x1b\[[0-9;]*m)*(.+?)(?::\d+)?: WARNING: stderr was found in the "
+                             r"cell outputs of cell (\d+)")
+
+
+def _run_filtered(command: list[str], *, env: dict, cwd: Path) -> tuple[int, list[tuple[str, int]]]:
+    """Run jupyter-book, passing its output through without unrelated kernel tracebacks; returns
+    its exit code and the (source, cell number) of every cell whose stderr output fails the build."""
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1)
+    held: list[str] | None = None
+    stderr_cells = []
+    for line in process.stdout:
+        if held is not None:
+            held.append(line)
+            if line.strip() and not line[0].isspace() and not line.startswith("Traceback"):
+                if "ZMQError" not in line:  # not the known noise: show it after all
+                    sys.stdout.write("".join(held))
+                held = None
+            continue
+        if line.startswith(_KERNEL_NOISE_START):
+            held = [line]
+            continue
+        match = _STDERR_WARNING.match(line)
+        if match:
+            stderr_cells.append((match[1], int(match[2])))
+        sys.stdout.write(line)
+        sys.stdout.flush()
+    if held:
+        sys.stdout.write("".join(held))
+    return process.wait(), stderr_cells
+
+
+def _explain_failure(book: Book, build_dir: Path, stderr_cells: list[tuple[str, int]]) -> None:
+    """Print on stderr, for each chapter that failed, the failing cell and its traceback (from
+    myst-nb's report), a timeout's limit and the key that sets it, or the stderr text of a cell."""
+    reports = build_dir / "html" / "reports"
+    plain = not sys.stderr.isatty()  # IPython colours its tracebacks; a log file wants text
+    for report in sorted(reports.rglob("*.err.log")) if reports.is_dir() else ():
+        chapter = report.relative_to(reports).as_posix()[: -len(".err.log")] + ".py"
+        text = report.read_text(encoding="utf-8", errors="replace")
+        if plain:
+            text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+        # The frames of nbclient and jupyter-cache say nothing about the chapter: start at the error.
+        cause = re.search(r"^nbclient\.exceptions\.(\w+): ", text, re.M)
+        if cause:
+            text = text[cause.end():]
+        if cause and cause[1] == "CellTimeoutError":
+            print(f"error: {chapter}: a cell ran longer than the limit of {book.cell_timeout} s per cell "
+                  f"([execution].timeout in book.toml); the cell:\n{text.rstrip()}", file=sys.stderr)
+        else:
+            print(f"error: {chapter}: a cell failed:\n{text.rstrip()}", file=sys.stderr)
+    for source, number in stderr_cells:
+        docname = Path(source).resolve().relative_to(book.root).with_suffix("")
+        executed = build_dir / "jupyter_execute" / docname.with_suffix(".ipynb")
+        try:
+            cell = json.loads(executed.read_text(encoding="utf-8"))["cells"][number - 1]
+            text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", [])
+                           if o.get("name") == "stderr")
+        except (OSError, ValueError, IndexError, KeyError):
+            text = "(the executed notebook is not readable)"
+        print(f"error: {docname}.py: cell {number} wrote to stderr, which fails the build "
+              f"(fix the warning or silence it in the cell):\n{text.rstrip()}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -411,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
                          help="the PDF to write (default: _build/book.pdf)")
     args = parser.parse_args(argv)
 
-    from booktools import pairing
+    from booktools import assets, pairing
 
     try:
         if args.command == "sync":
@@ -435,12 +576,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             print(f"The PDF is ready: {written}")
             return 0
-        html = build(book, path_output=args.path_output, smoke=args.smoke, only=args.only)
-    except (BookConfigError, pairing.PairingError) as err:
+        html = build(book, path_output=args.path_output, smoke=smoke_requested(args.smoke), only=args.only)
+    except (BookConfigError, pairing.PairingError, assets.AssetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except subprocess.CalledProcessError as err:
-        print(f"error: jupyter-book failed with exit code {err.returncode} (see above)", file=sys.stderr)
+    except BuildError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"\nThe book is ready: {html / 'index.html'}")
     return 0
