@@ -30,6 +30,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from booktools.pairing import not_utf8
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = "notebooks"
 EXECUTION_MODES = ("force", "cache", "off")
@@ -113,24 +115,42 @@ def _check_table(table, schema: dict, where: str) -> None:
             raise BookConfigError(f"{where}.{key}: must not be empty")
 
 
-def load_book(root: Path | str = ROOT) -> Book:
+def load_book(root: Path | str = ROOT, *, for_sync: bool = False) -> Book:
     """Read and validate ``<root>/book.toml`` and the files it names.
 
     Raises :class:`BookConfigError` with a one-line message on: invalid TOML, an unknown or
     missing key, a wrong type, a malformed address, language or execution setting, a chapter
     notebook that is missing or lacks its ``.ipynb`` twin, a duplicate chapter, or a notebook in
     ``notebooks/`` that no chapter lists.
+
+    ``for_sync``: what ``sync`` needs; a chapter may lack one side of its pair (sync writes it),
+    and notebooks that no chapter lists are allowed (sync leaves them alone).
     """
     root = Path(root).resolve()
     path = root / "book.toml"
     name = "book.toml"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark (some Windows editors write one) is not part of the text.
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise BookConfigError(f"{path}: file not found") from None
+    except UnicodeDecodeError as err:
+        raise BookConfigError(f"{name}: {not_utf8(err)}") from None
+    except OSError as err:
+        raise BookConfigError(f"{name}: cannot be read ({err.strerror or err})") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise BookConfigError(f"{name}: not valid TOML: {err}") from None
+        raise BookConfigError(f"{name}: not valid TOML: {_toml_hint(err, text)}") from None
 
+    # A `chapters = [...]` line written below a [table] belongs to that table: say so, rather
+    # than "missing required key" for a line the author can see.
+    for key in TOP_KEYS:
+        for table_name, table in data.items():
+            if key not in data and isinstance(table, dict) and key in table:
+                raise BookConfigError(
+                    f"[{table_name}]: unknown key {key!r} (a `{key} = ...` line below [{table_name}] "
+                    f"belongs to that table; move it above the first [table])")
     _check_table(data, TOP_KEYS, name)
     book, execution, chapters = data["book"], data["execution"], data["chapters"]
     _check_table(book, BOOK_KEYS, "[book]")
@@ -149,7 +169,7 @@ def load_book(root: Path | str = ROOT) -> Book:
             f"[book].repository: {repository!r} is not an https address like "
             "'https://github.com/owner/repo'"
         )
-    _check_file(root, book["intro"], "[book].intro")
+    _check_intro(root, book["intro"], [t.get("notebook") for t in chapters if isinstance(t, dict)])
     if execution["mode"] not in EXECUTION_MODES:
         raise BookConfigError(
             f"[execution].mode: {execution['mode']!r} is not one of {', '.join(EXECUTION_MODES)}"
@@ -168,7 +188,7 @@ def load_book(root: Path | str = ROOT) -> Book:
             raise BookConfigError(f"{where}: expected a table, got {table!r}")
         _check_table(table, CHAPTER_KEYS, where)
         chapter = Chapter(**table)
-        _check_chapter(root, chapter, where)
+        _check_chapter(root, chapter, where, for_sync)
         for j, other in enumerate(parsed, start=1):
             for key in ("notebook", "article"):
                 if getattr(other, key) == getattr(chapter, key):
@@ -177,7 +197,8 @@ def load_book(root: Path | str = ROOT) -> Book:
                         f"is already chapter #{j}"
                     )
         parsed.append(chapter)
-    _check_unlisted(root, parsed)
+    if not for_sync:
+        _check_unlisted(root, parsed)
 
     return Book(
         root=root,
@@ -194,22 +215,62 @@ def load_book(root: Path | str = ROOT) -> Book:
     )
 
 
+def _toml_hint(err: tomllib.TOMLDecodeError, text: str) -> str:
+    """tomllib's message, with the line's key and, for a date, what a TOML date looks like."""
+    match = re.search(r"at line (\d+)", str(err))
+    line = text.splitlines()[int(match[1]) - 1] if match and int(match[1]) <= len(text.splitlines()) else ""
+    key = line.split("=", 1)[0].strip() if "=" in line else ""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", key):
+        return str(err)
+    hint = " (a TOML date like 2018-06-07: year-month-day, no quotes)" if key == "date" else ""
+    return f"{err}; the key {key!r}: {line.split('=', 1)[1].strip()!r} is not a valid value{hint}"
+
+
+def _check_spelling(relative: str, where: str) -> None:
+    """One spelling per file (``./notebooks/x.py`` and ``notebooks//x.py`` are ``notebooks/x.py``),
+    so that a duplicate cannot hide behind another spelling."""
+    canonical = Path(relative).as_posix()
+    if relative != canonical:
+        raise BookConfigError(f"{where}: write {relative!r} as {canonical!r}")
+
+
+def _check_intro(root: Path, intro: str, chapters: list) -> None:
+    where = "[book].intro"
+    _check_spelling(intro, where)
+    path = Path(intro)
+    if path.is_absolute() or ".." in path.parts:
+        raise BookConfigError(f"{where}: {intro!r} must be a path inside the book folder")
+    if path.parent != Path(NOTEBOOK_DIR) or path.suffix != ".md":
+        raise BookConfigError(f"{where}: {intro!r} must be a Markdown file directly in {NOTEBOOK_DIR}/, "
+                              f"like '{NOTEBOOK_DIR}/intro.md'")
+    stems = {Path(c).stem for c in chapters if isinstance(c, str)}
+    if path.stem in stems:
+        raise BookConfigError(f"{where}: {intro!r} has the name of a chapter ({path.stem}); "
+                              "give the introduction a name of its own")
+    _check_file(root, intro, where)
+
+
 def _check_file(root: Path, relative: str, where: str) -> None:
     if Path(relative).is_absolute() or ".." in Path(relative).parts:
         raise BookConfigError(f"{where}: {relative!r} must be a path inside the book folder")
+    _check_spelling(relative, where)
     if not (root / relative).is_file():
         raise BookConfigError(f"{where}: file {relative!r} does not exist")
 
 
-def _check_chapter(root: Path, chapter: Chapter, where: str) -> None:
+def _check_chapter(root: Path, chapter: Chapter, where: str, for_sync: bool = False) -> None:
+    _check_spelling(chapter.notebook, f"{where}.notebook")
     notebook = Path(chapter.notebook)
     if notebook.parent != Path(NOTEBOOK_DIR) or notebook.suffix != ".py":
         raise BookConfigError(
             f"{where}.notebook: {chapter.notebook!r} must be a py:percent file directly in "
             f"{NOTEBOOK_DIR}/, like '{NOTEBOOK_DIR}/gillespie.py'"
         )
-    _check_file(root, chapter.notebook, f"{where}.notebook")
-    if not (root / chapter.twin).is_file():
+    if for_sync and (root / chapter.twin).is_file() and not (root / chapter.notebook).exists():
+        pass  # sync writes the .py from its twin
+    else:
+        _check_file(root, chapter.notebook, f"{where}.notebook")
+    if not for_sync and not (root / chapter.twin).is_file():
         raise BookConfigError(
             f"{where}.notebook: {chapter.notebook!r} has no .ipynb twin {chapter.twin!r} "
             "(run `make sync`)"
@@ -424,7 +485,7 @@ def build(book: Book, *, path_output: Path | None = None, smoke: bool = False,
     """
     from booktools import assets, pairing
 
-    pairing.check_all(book.root / NOTEBOOK_DIR)
+    pairing.check_all(book.root / NOTEBOOK_DIR, chapter_stems(book))
     only = chapter_names(book, only)
     build_dir = Path(path_output or book.root).resolve() / "_build"
     asset_dir = assets.ensure(build_dir / "assets")
@@ -532,12 +593,37 @@ def _explain_failure(book: Book, build_dir: Path, stderr_cells: list[tuple[str, 
               f"(fix the warning or silence it in the cell):\n{text.rstrip()}", file=sys.stderr)
 
 
+def chapter_stems(book: Book) -> list[str]:
+    return [Path(c.notebook).stem for c in book.chapters]
+
+
+def sync(book: Book, keep: list[Path] | None = None) -> int:
+    """``python -m booktools sync``: re-pair the chapters listed in ``book.toml``, nothing else."""
+    from booktools import pairing
+
+    folder = book.root / NOTEBOOK_DIR
+    stems = chapter_stems(book)
+    keep = [k if k.is_absolute() else book.root / k for k in keep or ()]
+    written = pairing.sync_all(folder, stems, state_file=book.root / pairing.SYNC_STATE, keep=keep)
+    for path in written:
+        print(f"synced {path.relative_to(book.root)}")
+    for path in sorted(folder.iterdir()):
+        if path.suffix in (".py", ".ipynb") and path.stem not in stems:
+            print(f"left alone (not a chapter in book.toml): {path.relative_to(book.root)}")
+    print(f"{len(stems)} notebook pairs in sync ({len(written)} files written)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m booktools", description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="folder holding book.toml")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="validate book.toml, the notebook files and their Jupytext pairs")
-    sub.add_parser("sync", help="re-pair every notebook (newer file wins) and strip .ipynb outputs")
+    sync_cmd = sub.add_parser("sync", help="re-pair the chapters' notebooks (the side edited since the "
+                              "last sync wins) and strip .ipynb outputs")
+    sync_cmd.add_argument("--keep", action="append", type=Path, metavar="FILE",
+                          help="when both sides of a pair were edited, keep this file (e.g. "
+                               "notebooks/gillespie.py) and overwrite its twin; repeatable")
     build_cmd = sub.add_parser("build", help="execute the chapters and build the HTML book")
     build_cmd.add_argument("--smoke", action="store_true", help="run the small test configuration")
     build_cmd.add_argument("--only", action="append", metavar="CHAPTER",
@@ -556,12 +642,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "sync":
-            for path in pairing.sync_all(args.root / NOTEBOOK_DIR):
-                print(f"synced {path}")
-            return 0
+            return sync(load_book(args.root, for_sync=True), args.keep)
         book = load_book(args.root)
         if args.command == "check":
-            pairing.check_all(book.root / NOTEBOOK_DIR)
+            pairing.check_all(book.root / NOTEBOOK_DIR, chapter_stems(book))
             print(f"book.toml: OK ({len(book.chapters)} chapters, notebooks paired)")
             return 0
         if args.command == "pdf":
