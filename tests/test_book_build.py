@@ -173,6 +173,21 @@ def test_chapter_typesets_math_and_loads_figures(open_page, relative):
     assert _broken_images(page) == []
 
 
+def test_mathjax_speech_rules_ship_with_the_book(html_dir):
+    for name in ("base.json", "en.json"):
+        assert (html_dir / "_static" / "mathjax" / "sre" / "mathmaps" / name).is_file(), name
+
+
+@pytest.mark.browser
+def test_accessibility_explorer_is_off_where_the_page_cannot_read_its_rules(open_page):
+    """Opened from the disk, the browser refuses the explorer's rule files; its menu item is off
+    rather than failing with a console error (open_page fails on any)."""
+    page = open_page(CHAPTER_PAGES[0])
+    _wait_for_mathjax(page)
+    page.wait_for_function("() => MathJax.startup.document.menu.menu"
+                           ".findID('Accessibility', 'Activate').disabled", timeout=10_000)
+
+
 @pytest.mark.browser
 def test_introduction_loads_cleanly(open_page):
     page = open_page(PAGES[0])
