@@ -645,7 +645,8 @@ def main(argv: list[str] | None = None) -> int:
             return sync(load_book(args.root, for_sync=True), args.keep)
         book = load_book(args.root)
         if args.command == "check":
-            pairing.check_all(book.root / NOTEBOOK_DIR, chapter_stems(book))
+            pairing.check_all(book.root / NOTEBOOK_DIR, chapter_stems(book),
+                              state_file=book.root / pairing.SYNC_STATE)
             print(f"book.toml: OK ({len(book.chapters)} chapters, notebooks paired)")
             return 0
         if args.command == "pdf":

@@ -72,8 +72,11 @@ def _first_line(err: Exception) -> str:
     return text.splitlines()[0][:200] if text else type(err).__name__
 
 
-def check_pair(py: Path, ipynb: Path) -> None:
-    """Raise :class:`PairingError` (one line) unless the two files hold the same notebook."""
+def check_pair(py: Path, ipynb: Path, last: str | None = None) -> None:
+    """Raise :class:`PairingError` (one line) unless the two files hold the same notebook.
+
+    ``last``: the digest the last sync stored (see :func:`sync_all`), to say which side
+    ``make sync`` will keep."""
     from jupytext.compare import NotebookDifference, compare_notebooks
 
     for path, other in ((py, ipynb), (ipynb, py)):
@@ -91,13 +94,21 @@ def check_pair(py: Path, ipynb: Path) -> None:
         compare_notebooks(ipynb_nb, text_nb, fmt="py:percent", allow_expected_differences=False)
     except NotebookDifference as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "cells differ"
-        raise PairingError(f"{py.name} and {ipynb.name} are out of sync: {first} (run `make sync`)") from None
+        try:
+            _, winner = _decide(py, ipynb, last, None)
+            advice = f"run `make sync`: it keeps {winner.name}, the side edited since the last sync"
+        except PairingError:
+            advice = ("both sides were edited since the last sync" if last is not None else
+                      "no record of their last sync") + ": run `make sync` to see how to resolve it"
+        raise PairingError(f"{py.name} and {ipynb.name} are out of sync: {first} ({advice})") from None
 
 
-def check_all(folder: Path, stems=None) -> None:
+def check_all(folder: Path, stems=None, *, state_file: Path | None = None) -> None:
     """Check every pair in ``folder`` (or only those named by ``stems``)."""
-    for py, ipynb in _pairs(Path(folder), stems):
-        check_pair(py, ipynb)
+    folder = Path(folder)
+    state = _read_state(Path(state_file) if state_file else folder / SYNC_STATE)
+    for py, ipynb in _pairs(folder, stems):
+        check_pair(py, ipynb, state.get(f"{folder.name}/{py.stem}"))
 
 
 # What a saved notebook may keep. JupyterLab adds run-time state on every save (outputs, counts,
@@ -129,6 +140,14 @@ def normalise(nb):
 # side an author edited since then, whatever the files' timestamps say (git checkout, cp and
 # editors all change those). Git-ignored, beside book.toml.
 SYNC_STATE = ".sync-state.json"
+
+
+def _read_state(path: Path) -> dict:
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
 
 
 def stored_form(nb) -> str:
@@ -181,7 +200,7 @@ def sync_pair(py: Path, ipynb: Path, last: str | None, keep: Path | None = None)
     :class:`PairingError` says how to resolve it, unless ``keep`` names the side to keep.
     Files whose content would not change are not rewritten.
     """
-    nb = _decide(py, ipynb, last, keep)
+    nb, _ = _decide(py, ipynb, last, keep)
     written = []
     for path, fmt in ((py, "py:percent"), (ipynb, "ipynb")):
         text = jupytext_writes(nb, fmt)
@@ -192,7 +211,8 @@ def sync_pair(py: Path, ipynb: Path, last: str | None, keep: Path | None = None)
 
 
 def _decide(py: Path, ipynb: Path, last: str | None, keep: Path | None):
-    """The notebook ``sync`` will store for a pair, normalised (see :func:`sync_pair`)."""
+    """The notebook ``sync`` will store for a pair, normalised, and the file it comes from
+    (see :func:`sync_pair`)."""
     sides = {}
     for path in (py, ipynb):
         try:
@@ -230,7 +250,7 @@ def _decide(py: Path, ipynb: Path, last: str | None, keep: Path | None):
             f"{_label(ipynb)}: markdown cell {_attachments(nb)[0]} holds a pasted attachment (an "
             f"image), which {py.name} cannot carry; save the image as a file in notebooks/ and "
             "link it (![alt](name.png)), then sync again")
-    return normalise(nb)
+    return normalise(nb), winner
 
 
 def sync_all(folder: Path, stems=None, *, state_file: Path | None = None,
@@ -243,10 +263,7 @@ def sync_all(folder: Path, stems=None, *, state_file: Path | None = None,
     """
     folder = Path(folder)
     state_file = Path(state_file) if state_file else folder / SYNC_STATE
-    try:
-        state = json.loads(state_file.read_text())
-    except (OSError, ValueError):
-        state = {}
+    state = _read_state(state_file)
     keep = {Path(k).resolve() for k in keep or ()}
     pairs = _pairs(folder, stems)
     unknown = keep - {p.resolve() for pair in pairs for p in pair}

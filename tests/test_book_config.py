@@ -409,5 +409,17 @@ def test_sync_that_would_lose_an_edit_is_one_line_and_exit_2(book_dir, capsys):
     assert len(lines) == 1 and "notebooks/one.py and one.ipynb were both edited" in lines[0], lines
     assert "--keep notebooks/one.py" in lines[0]
     assert (py.read_bytes(), ipynb.read_bytes()) == before
+    assert bk.main(["--root", str(book_dir), "check"]) == 2
+    assert "both sides were edited since the last sync" in capsys.readouterr().err
     assert bk.main(["--root", str(book_dir), "sync", "--keep", "notebooks/one.ipynb"]) == 0
     assert "x = 1" in py.read_text() and "retitled" in py.read_text()
+
+
+def test_check_says_which_side_sync_will_keep(book_dir, capsys):
+    assert bk.main(["--root", str(book_dir), "sync"]) == 0
+    py = book_dir / "notebooks" / "one.py"
+    py.write_text(py.read_text().replace("x = 1", "x = 2"))
+    capsys.readouterr()
+    assert bk.main(["--root", str(book_dir), "check"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "out of sync" in line and "it keeps one.py, the side edited since the last sync" in line, line
