@@ -485,7 +485,8 @@ def build(book: Book, *, path_output: Path | None = None, smoke: bool = False,
     """
     from booktools import assets, pairing
 
-    pairing.check_all(book.root / NOTEBOOK_DIR, chapter_stems(book))
+    pairing.check_all(book.root / NOTEBOOK_DIR, chapter_stems(book),
+                      state_file=book.root / pairing.SYNC_STATE)
     only = chapter_names(book, only)
     build_dir = Path(path_output or book.root).resolve() / "_build"
     asset_dir = assets.ensure(build_dir / "assets")
@@ -518,7 +519,8 @@ def build(book: Book, *, path_output: Path | None = None, smoke: bool = False,
         raise BuildError(f"the book did not build (jupyter-book exit code {returncode}); "
                          "the cause is printed above")
     state_path.write_text(json.dumps({"key": build_key, "ok": True}))
-    print(f"Built {len(book.chapters)} chapters ({'smoke' if smoke else 'full'} configuration, "
+    ran = f"{len(only)} of them executed" if only else "all executed"
+    print(f"Built {len(book.chapters)} chapters ({ran}; {'smoke' if smoke else 'full'} configuration, "
           f"mode {book.execution_mode}{', fresh' if fresh else ''}) in {time.monotonic() - started:.0f} s")
     return build_dir / "html"
 
