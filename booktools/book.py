@@ -519,7 +519,10 @@ def build(book: Book, *, path_output: Path | None = None, smoke: bool = False,
         raise BuildError(f"the book did not build (jupyter-book exit code {returncode}); "
                          "the cause is printed above")
     state_path.write_text(json.dumps({"key": build_key, "ok": True}))
-    ran = f"{len(only)} of them executed" if only else "all executed"
+    ran = {"off": "none executed", "force": "all executed",
+           "cache": "each executed or taken from the cache"}[book.execution_mode]
+    if only and book.execution_mode != "off":
+        ran = f"{len(only)} of them executed"
     print(f"Built {len(book.chapters)} chapters ({ran}; {'smoke' if smoke else 'full'} configuration, "
           f"mode {book.execution_mode}{', fresh' if fresh else ''}) in {time.monotonic() - started:.0f} s")
     return build_dir / "html"
