@@ -32,7 +32,7 @@ GPU_PY ?= $(PY)
 gpu-check: $(if $(filter $(PY),$(GPU_PY)),$(STAMP))  ## on a CUDA machine: every CUDA test, then GPU-vs-CPU timings
 	PYTHONPATH=$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PY) -m benchmarks.gpu_check
 
-sync: $(STAMP)  ## re-pair notebooks/*.py and *.ipynb after an edit (newer wins, outputs stripped)
+sync: $(STAMP)  ## re-pair the chapters after an edit (the side edited since the last sync wins; both edited: refused)
 	$(PY) -m booktools sync
 
 check: $(STAMP)  ## validate book.toml, the notebook files and their pairing

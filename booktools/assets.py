@@ -28,6 +28,9 @@ PACKAGES = {
             "package/es5/input/tex/extensions": "mathjax/input/tex/extensions",
             "package/es5/a11y": "mathjax/a11y",
             "package/es5/ui": "mathjax/ui",
+            # Speech and Braille rules for the accessibility explorer (maths menu > Accessibility),
+            # which MathJax otherwise requests from _static/mathjax/sre/mathmaps and finds missing.
+            "package/es5/sre/mathmaps": "mathjax/sre/mathmaps",
             "package/LICENSE": "mathjax/LICENSE",
         },
     ),
@@ -58,10 +61,49 @@ def _wanted(member: str, mapping: dict[str, str]) -> str | None:
     return None
 
 
+# npm's defaults retry a registry that does not answer for minutes, silently. Ask npm's cache
+# first (instant when the package was fetched before), then the registry once, briefly.
+ONLINE_FLAGS = ("--fetch-retries=0", "--fetch-timeout=20000")
+ONLINE_LIMIT_S = 60
+
+
+def _npm_reason(stderr: str) -> str:
+    """npm's error code and its first explanation, e.g. 'ECONNREFUSED: request to ... failed'."""
+    lines = [line.removeprefix("npm error").removeprefix("npm ERR!").strip() for line in stderr.splitlines()]
+    code = next((line[5:] for line in lines if line.startswith("code ")), "")
+    detail = next((line for line in lines if line and not line.startswith(("code ", "syscall ", "errno ", "at "))
+                   and "complete log" not in line), "")
+    return ": ".join(filter(None, [code, detail]))
+
+
+def _pack(npm: str, spec: str, tmp: str) -> str:
+    """``npm pack`` ``spec`` into ``tmp``, from npm's cache if it is there; returns the file name."""
+    command = [npm, "pack", spec, "--json", "--pack-destination", tmp]
+    errors = []
+    for flags, limit in ((["--offline"], ONLINE_LIMIT_S), (list(ONLINE_FLAGS), ONLINE_LIMIT_S)):
+        try:
+            result = subprocess.run(command + flags, capture_output=True, text=True, timeout=limit)
+        except subprocess.TimeoutExpired:
+            errors.append(f"no answer within {limit} s")
+            continue
+        if result.returncode == 0:
+            try:
+                return json.loads(result.stdout)[0]["filename"]
+            except (ValueError, LookupError, TypeError):
+                errors.append(f"unexpected output {result.stdout.strip()[:200]!r}")
+                continue
+        errors.append(_npm_reason(result.stderr) or f"exit code {result.returncode}")
+    raise AssetError(
+        f"npm pack {spec} failed: it is not in npm's cache and the npm registry did not answer "
+        f"({errors[-1][:300]}); connect to the network (or set npm's proxy or registry) once, "
+        "then build again")
+
+
 def ensure(dest: Path) -> Path:
     """Make ``dest`` hold the pinned assets (fetching with ``npm pack`` if needed); returns it."""
     dest = Path(dest)
-    wanted = {name: spec for name, (spec, _, _) in PACKAGES.items()}
+    # The stamp names the files too: a folder unpacked by an older mapping is unpacked again.
+    wanted = {name: {"spec": spec, "files": mapping} for name, (spec, _, mapping) in PACKAGES.items()}
     stamp = dest / STAMP
     if stamp.is_file() and json.loads(stamp.read_text()) == wanted:
         return dest
@@ -72,13 +114,7 @@ def ensure(dest: Path) -> Path:
         shutil.rmtree(dest)
     with tempfile.TemporaryDirectory() as tmp:
         for name, (spec, integrity, mapping) in PACKAGES.items():
-            result = subprocess.run(
-                [npm, "pack", spec, "--json", "--pack-destination", tmp],
-                capture_output=True, text=True,
-            )
-            if result.returncode != 0:
-                raise AssetError(f"npm pack {spec} failed: {result.stderr.strip()[-500:]}")
-            tarball = Path(tmp) / json.loads(result.stdout)[0]["filename"]
+            tarball = Path(tmp) / _pack(npm, spec, tmp)
             if _integrity(tarball) != integrity:
                 raise AssetError(f"{spec}: integrity mismatch, expected {integrity}")
             with tarfile.open(tarball) as archive:

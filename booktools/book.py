@@ -18,13 +18,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from booktools.pairing import not_utf8
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = "notebooks"
@@ -109,24 +115,42 @@ def _check_table(table, schema: dict, where: str) -> None:
             raise BookConfigError(f"{where}.{key}: must not be empty")
 
 
-def load_book(root: Path | str = ROOT) -> Book:
+def load_book(root: Path | str = ROOT, *, for_sync: bool = False) -> Book:
     """Read and validate ``<root>/book.toml`` and the files it names.
 
     Raises :class:`BookConfigError` with a one-line message on: invalid TOML, an unknown or
     missing key, a wrong type, a malformed address, language or execution setting, a chapter
     notebook that is missing or lacks its ``.ipynb`` twin, a duplicate chapter, or a notebook in
     ``notebooks/`` that no chapter lists.
+
+    ``for_sync``: what ``sync`` needs; a chapter may lack one side of its pair (sync writes it),
+    and notebooks that no chapter lists are allowed (sync leaves them alone).
     """
     root = Path(root).resolve()
     path = root / "book.toml"
     name = "book.toml"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark (some Windows editors write one) is not part of the text.
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise BookConfigError(f"{path}: file not found") from None
+    except UnicodeDecodeError as err:
+        raise BookConfigError(f"{name}: {not_utf8(err)}") from None
+    except OSError as err:
+        raise BookConfigError(f"{name}: cannot be read ({err.strerror or err})") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise BookConfigError(f"{name}: not valid TOML: {err}") from None
+        raise BookConfigError(f"{name}: not valid TOML: {_toml_hint(err, text)}") from None
 
+    # A `chapters = [...]` line written below a [table] belongs to that table: say so, rather
+    # than "missing required key" for a line the author can see.
+    for key in TOP_KEYS:
+        for table_name, table in data.items():
+            if key not in data and isinstance(table, dict) and key in table:
+                raise BookConfigError(
+                    f"[{table_name}]: unknown key {key!r} (a `{key} = ...` line below [{table_name}] "
+                    f"belongs to that table; move it above the first [table])")
     _check_table(data, TOP_KEYS, name)
     book, execution, chapters = data["book"], data["execution"], data["chapters"]
     _check_table(book, BOOK_KEYS, "[book]")
@@ -145,7 +169,7 @@ def load_book(root: Path | str = ROOT) -> Book:
             f"[book].repository: {repository!r} is not an https address like "
             "'https://github.com/owner/repo'"
         )
-    _check_file(root, book["intro"], "[book].intro")
+    _check_intro(root, book["intro"], [t.get("notebook") for t in chapters if isinstance(t, dict)])
     if execution["mode"] not in EXECUTION_MODES:
         raise BookConfigError(
             f"[execution].mode: {execution['mode']!r} is not one of {', '.join(EXECUTION_MODES)}"
@@ -164,7 +188,7 @@ def load_book(root: Path | str = ROOT) -> Book:
             raise BookConfigError(f"{where}: expected a table, got {table!r}")
         _check_table(table, CHAPTER_KEYS, where)
         chapter = Chapter(**table)
-        _check_chapter(root, chapter, where)
+        _check_chapter(root, chapter, where, for_sync)
         for j, other in enumerate(parsed, start=1):
             for key in ("notebook", "article"):
                 if getattr(other, key) == getattr(chapter, key):
@@ -173,7 +197,8 @@ def load_book(root: Path | str = ROOT) -> Book:
                         f"is already chapter #{j}"
                     )
         parsed.append(chapter)
-    _check_unlisted(root, parsed)
+    if not for_sync:
+        _check_unlisted(root, parsed)
 
     return Book(
         root=root,
@@ -190,22 +215,62 @@ def load_book(root: Path | str = ROOT) -> Book:
     )
 
 
+def _toml_hint(err: tomllib.TOMLDecodeError, text: str) -> str:
+    """tomllib's message, with the line's key and, for a date, what a TOML date looks like."""
+    match = re.search(r"at line (\d+)", str(err))
+    line = text.splitlines()[int(match[1]) - 1] if match and int(match[1]) <= len(text.splitlines()) else ""
+    key = line.split("=", 1)[0].strip() if "=" in line else ""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", key):
+        return str(err)
+    hint = " (a TOML date like 2018-06-07: year-month-day, no quotes)" if key == "date" else ""
+    return f"{err}; the key {key!r}: {line.split('=', 1)[1].strip()!r} is not a valid value{hint}"
+
+
+def _check_spelling(relative: str, where: str) -> None:
+    """One spelling per file (``./notebooks/x.py`` and ``notebooks//x.py`` are ``notebooks/x.py``),
+    so that a duplicate cannot hide behind another spelling."""
+    canonical = Path(relative).as_posix()
+    if relative != canonical:
+        raise BookConfigError(f"{where}: write {relative!r} as {canonical!r}")
+
+
+def _check_intro(root: Path, intro: str, chapters: list) -> None:
+    where = "[book].intro"
+    _check_spelling(intro, where)
+    path = Path(intro)
+    if path.is_absolute() or ".." in path.parts:
+        raise BookConfigError(f"{where}: {intro!r} must be a path inside the book folder")
+    if path.parent != Path(NOTEBOOK_DIR) or path.suffix != ".md":
+        raise BookConfigError(f"{where}: {intro!r} must be a Markdown file directly in {NOTEBOOK_DIR}/, "
+                              f"like '{NOTEBOOK_DIR}/intro.md'")
+    stems = {Path(c).stem for c in chapters if isinstance(c, str)}
+    if path.stem in stems:
+        raise BookConfigError(f"{where}: {intro!r} has the name of a chapter ({path.stem}); "
+                              "give the introduction a name of its own")
+    _check_file(root, intro, where)
+
+
 def _check_file(root: Path, relative: str, where: str) -> None:
     if Path(relative).is_absolute() or ".." in Path(relative).parts:
         raise BookConfigError(f"{where}: {relative!r} must be a path inside the book folder")
+    _check_spelling(relative, where)
     if not (root / relative).is_file():
         raise BookConfigError(f"{where}: file {relative!r} does not exist")
 
 
-def _check_chapter(root: Path, chapter: Chapter, where: str) -> None:
+def _check_chapter(root: Path, chapter: Chapter, where: str, for_sync: bool = False) -> None:
+    _check_spelling(chapter.notebook, f"{where}.notebook")
     notebook = Path(chapter.notebook)
     if notebook.parent != Path(NOTEBOOK_DIR) or notebook.suffix != ".py":
         raise BookConfigError(
             f"{where}.notebook: {chapter.notebook!r} must be a py:percent file directly in "
             f"{NOTEBOOK_DIR}/, like '{NOTEBOOK_DIR}/gillespie.py'"
         )
-    _check_file(root, chapter.notebook, f"{where}.notebook")
-    if not (root / chapter.twin).is_file():
+    if for_sync and (root / chapter.twin).is_file() and not (root / chapter.notebook).exists():
+        pass  # sync writes the .py from its twin
+    else:
+        _check_file(root, chapter.notebook, f"{where}.notebook")
+    if not for_sync and not (root / chapter.twin).is_file():
         raise BookConfigError(
             f"{where}.notebook: {chapter.notebook!r} has no .ipynb twin {chapter.twin!r} "
             "(run `make sync`)"
@@ -326,9 +391,11 @@ def jupyter_book_toc(book: Book) -> dict:
     }
 
 
-def write_config(book: Book, out: Path, assets: Path, only: list[str] | None = None) -> tuple[Path, Path]:
+def write_config(book: Book, out: Path, assets: Path, only: list[str] | None = None,
+                 cache: Path | None = None) -> tuple[Path, Path]:
     """Write ``_config.yml`` and ``_toc.yml`` into ``out``; returns their paths.
 
+    ``cache`` is the jupyter-cache folder for mode "cache" (see :func:`build_keys`).
     With ``only`` (chapter names, the notebooks' stems), the other chapters are rendered without
     executing them: a quick preview of one chapter in its real place in the book (references
     to the figures of the chapters left out are not checked).
@@ -339,6 +406,9 @@ def write_config(book: Book, out: Path, assets: Path, only: list[str] | None = N
     config_path, toc_path = out / "_config.yml", out / "_toc.yml"
     header = "# Generated from book.toml by booktools; edit book.toml instead.\n"
     config = jupyter_book_config(book, assets)
+    if cache is not None:
+        # Mode "cache": one jupyter-cache per configuration (smoke or full, package sources).
+        config["execute"]["cache"] = str(cache)
     if only is not None:
         config["execute"]["exclude_patterns"] = [
             Path(c.notebook).name for c in book.chapters if Path(c.notebook).stem not in only]
@@ -362,21 +432,76 @@ def chapter_names(book: Book, only: list[str] | None) -> list[str] | None:
     return only
 
 
+# The build remembers what it built from (``_build/.build-state.json``), so that a page is never
+# stale: mode "force" re-reads and re-executes every chapter on every build; otherwise the whole
+# book is re-read when the chapters' inputs changed since the last build (the companion package,
+# smoke or full, ``--only``, the execution settings) or when the last build failed, and
+# jupyter-cache (mode "cache") keeps one cache per configuration, so smoke and full outputs never
+# mix and a companion edit re-executes the chapters.
+BUILD_STATE = ".build-state.json"
+# Packages whose sources the chapters' outputs depend on; kernels import them from the clone.
+SOURCE_PACKAGES = ("companion", "booktools")
+
+
+def _source_digest(book: Book) -> str:
+    """A hash of every ``*.py`` of the packages the chapters import (in the clone and in the book)."""
+    digest = hashlib.sha256()
+    folders = {(root / name).resolve() for root in (ROOT, book.root) for name in SOURCE_PACKAGES}
+    for folder in sorted(folders):
+        for path in sorted(folder.rglob("*.py")) if folder.is_dir() else ():
+            digest.update(str(path.relative_to(folder.parent)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def build_keys(book: Book, *, smoke: bool, only: list[str] | None) -> tuple[str, str]:
+    """``(cache key, build key)``: the first names the executed outputs (package sources and smoke
+    or full), the second everything a page depends on beyond its own source."""
+    cache = hashlib.sha256(f"{'smoke' if smoke else 'full'}:{_source_digest(book)}".encode()).hexdigest()
+    settings = [cache, book.execution_mode, book.cell_timeout, sorted(only) if only else None]
+    return cache[:16], hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
+
+
+def smoke_requested(flag: bool) -> bool:
+    """``--smoke``, or ``COMPANION_SMOKE=1`` in the environment (as :func:`companion.is_smoke` reads it)."""
+    if flag:
+        return True
+    import companion
+
+    try:
+        return companion.is_smoke()
+    except ValueError as err:
+        raise BookConfigError(str(err)) from None
+
+
 def build(book: Book, *, path_output: Path | None = None, smoke: bool = False,
           only: list[str] | None = None) -> Path:
     """Execute every chapter and build the HTML book; returns ``<path_output>/_build/html``.
 
     Kernels inherit ``COMPANION_WIDGETS=static`` (slider demos become precomputed panels, since
-    the static book has no kernel) and, with ``smoke``, ``COMPANION_SMOKE=1``. The build is
-    strict: a failing cell, a warning or output on stderr stops it.
+    the static book has no kernel) and ``COMPANION_SMOKE`` (1 with ``smoke``, else 0). The build is
+    strict: a failing cell, a warning or output on stderr stops it with :class:`BuildError`, after
+    the failing cell's chapter, source and traceback (or the stderr text) are printed on stderr.
     """
     from booktools import assets, pairing
 
-    pairing.check_all(book.root / NOTEBOOK_DIR)
+    pairing.check_all(book.root / NOTEBOOK_DIR, chapter_stems(book),
+                      state_file=book.root / pairing.SYNC_STATE)
+    only = chapter_names(book, only)
     build_dir = Path(path_output or book.root).resolve() / "_build"
     asset_dir = assets.ensure(build_dir / "assets")
-    config_path, toc_path = write_config(book, build_dir / "config", asset_dir,
-                                         chapter_names(book, only))
+    cache_key, build_key = build_keys(book, smoke=smoke, only=only)
+    config_path, toc_path = write_config(book, build_dir / "config", asset_dir, only,
+                                         cache=build_dir / ".jupyter_cache" / cache_key)
+    state_path = build_dir / BUILD_STATE
+    try:
+        state = json.loads(state_path.read_text())
+    except (OSError, ValueError):
+        state = {}
+    fresh = book.execution_mode == "force" or state != {"key": build_key, "ok": True}
+    state_path.write_text(json.dumps({"key": build_key, "ok": False}))
+    shutil.rmtree(build_dir / "html" / "reports", ignore_errors=True)  # the last build's errors
+
     env = dict(os.environ, COMPANION_WIDGETS="static", COMPANION_SMOKE="1" if smoke else "0")
     env["PYTHONHASHSEED"] = "0"
     # Sphinx imports booktools.sphinx_ext, which is not installed: it lives in the clone.
@@ -386,9 +511,112 @@ def build(book: Book, *, path_output: Path | None = None, smoke: bool = False,
         str(jupyter_book), "build", str(book.root), "--builder", "html",
         "--config", str(config_path), "--toc", str(toc_path),
         "--path-output", str(build_dir.parent), "--warningiserror", "--keep-going",
-    ]
-    subprocess.run(command, check=True, env=env, cwd=book.root)
+    ] + (["--all"] if fresh else [])
+    started = time.monotonic()
+    returncode, stderr_cells = _run_filtered(command, env=env, cwd=book.root)
+    if returncode != 0:
+        _explain_failure(book, build_dir, stderr_cells)
+        raise BuildError(f"the book did not build (jupyter-book exit code {returncode}); "
+                         "the cause is printed above")
+    state_path.write_text(json.dumps({"key": build_key, "ok": True}))
+    ran = {"off": "none executed", "force": "all executed",
+           "cache": "each executed or taken from the cache"}[book.execution_mode]
+    if only and book.execution_mode != "off":
+        ran = f"{len(only)} of them executed"
+    print(f"Built {len(book.chapters)} chapters ({ran}; {'smoke' if smoke else 'full'} configuration, "
+          f"mode {book.execution_mode}{', fresh' if fresh else ''}) in {time.monotonic() - started:.0f} s")
     return build_dir / "html"
+
+
+class BuildError(RuntimeError):
+    """The book did not build; its cause was printed on the console already."""
+
+
+# A kernel stopped after a cell timed out logs a ZMQ traceback that has nothing to do with the cause.
+_KERNEL_NOISE_START = "[IPKernelApp] ERROR | Exception in message handler:"
+_STDERR_WARNING = re.compile(r"^(?:\x1b\[[0-9;]*m)*(.+?)(?::\d+)?: WARNING: stderr was found in the "
+                             r"cell outputs of cell (\d+)")
+
+
+def _run_filtered(command: list[str], *, env: dict, cwd: Path) -> tuple[int, list[tuple[str, int]]]:
+    """Run jupyter-book, passing its output through without unrelated kernel tracebacks; returns
+    its exit code and the (source, cell number) of every cell whose stderr output fails the build."""
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1)
+    held: list[str] | None = None
+    stderr_cells = []
+    for line in process.stdout:
+        if held is not None:
+            held.append(line)
+            if line.strip() and not line[0].isspace() and not line.startswith("Traceback"):
+                if "ZMQError" not in line:  # not the known noise: show it after all
+                    sys.stdout.write("".join(held))
+                held = None
+            continue
+        if line.startswith(_KERNEL_NOISE_START):
+            held = [line]
+            continue
+        match = _STDERR_WARNING.match(line)
+        if match:
+            stderr_cells.append((match[1], int(match[2])))
+        sys.stdout.write(line)
+        sys.stdout.flush()
+    if held:
+        sys.stdout.write("".join(held))
+    return process.wait(), stderr_cells
+
+
+def _explain_failure(book: Book, build_dir: Path, stderr_cells: list[tuple[str, int]]) -> None:
+    """Print on stderr, for each chapter that failed, the failing cell and its traceback (from
+    myst-nb's report), a timeout's limit and the key that sets it, or the stderr text of a cell."""
+    reports = build_dir / "html" / "reports"
+    plain = not sys.stderr.isatty()  # IPython colours its tracebacks; a log file wants text
+    for report in sorted(reports.rglob("*.err.log")) if reports.is_dir() else ():
+        chapter = report.relative_to(reports).as_posix()[: -len(".err.log")] + ".py"
+        text = report.read_text(encoding="utf-8", errors="replace")
+        if plain:
+            text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+        # The frames of nbclient and jupyter-cache say nothing about the chapter: start at the error.
+        cause = re.search(r"^nbclient\.exceptions\.(\w+): ", text, re.M)
+        if cause:
+            text = text[cause.end():]
+        if cause and cause[1] == "CellTimeoutError":
+            print(f"error: {chapter}: a cell ran longer than the limit of {book.cell_timeout} s per cell "
+                  f"([execution].timeout in book.toml); the cell:\n{text.rstrip()}", file=sys.stderr)
+        else:
+            print(f"error: {chapter}: a cell failed:\n{text.rstrip()}", file=sys.stderr)
+    for source, number in stderr_cells:
+        docname = Path(source).resolve().relative_to(book.root).with_suffix("")
+        executed = build_dir / "jupyter_execute" / docname.with_suffix(".ipynb")
+        try:
+            cell = json.loads(executed.read_text(encoding="utf-8"))["cells"][number - 1]
+            text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", [])
+                           if o.get("name") == "stderr")
+        except (OSError, ValueError, IndexError, KeyError):
+            text = "(the executed notebook is not readable)"
+        print(f"error: {docname}.py: cell {number} wrote to stderr, which fails the build "
+              f"(fix the warning or silence it in the cell):\n{text.rstrip()}", file=sys.stderr)
+
+
+def chapter_stems(book: Book) -> list[str]:
+    return [Path(c.notebook).stem for c in book.chapters]
+
+
+def sync(book: Book, keep: list[Path] | None = None) -> int:
+    """``python -m booktools sync``: re-pair the chapters listed in ``book.toml``, nothing else."""
+    from booktools import pairing
+
+    folder = book.root / NOTEBOOK_DIR
+    stems = chapter_stems(book)
+    keep = [k if k.is_absolute() else book.root / k for k in keep or ()]
+    written = pairing.sync_all(folder, stems, state_file=book.root / pairing.SYNC_STATE, keep=keep)
+    for path in written:
+        print(f"synced {path.relative_to(book.root)}")
+    for path in sorted(folder.iterdir()):
+        if path.suffix in (".py", ".ipynb") and path.stem not in stems:
+            print(f"left alone (not a chapter in book.toml): {path.relative_to(book.root)}")
+    print(f"{len(stems)} notebook pairs in sync ({len(written)} files written)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -396,7 +624,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT, help="folder holding book.toml")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="validate book.toml, the notebook files and their Jupytext pairs")
-    sub.add_parser("sync", help="re-pair every notebook (newer file wins) and strip .ipynb outputs")
+    sync_cmd = sub.add_parser("sync", help="re-pair the chapters' notebooks (the side edited since the "
+                              "last sync wins) and strip .ipynb outputs")
+    sync_cmd.add_argument("--keep", action="append", type=Path, metavar="FILE",
+                          help="when both sides of a pair were edited, keep this file (e.g. "
+                               "notebooks/gillespie.py) and overwrite its twin; repeatable")
     build_cmd = sub.add_parser("build", help="execute the chapters and build the HTML book")
     build_cmd.add_argument("--smoke", action="store_true", help="run the small test configuration")
     build_cmd.add_argument("--only", action="append", metavar="CHAPTER",
@@ -411,16 +643,15 @@ def main(argv: list[str] | None = None) -> int:
                          help="the PDF to write (default: _build/book.pdf)")
     args = parser.parse_args(argv)
 
-    from booktools import pairing
+    from booktools import assets, pairing
 
     try:
         if args.command == "sync":
-            for path in pairing.sync_all(args.root / NOTEBOOK_DIR):
-                print(f"synced {path}")
-            return 0
+            return sync(load_book(args.root, for_sync=True), args.keep)
         book = load_book(args.root)
         if args.command == "check":
-            pairing.check_all(book.root / NOTEBOOK_DIR)
+            pairing.check_all(book.root / NOTEBOOK_DIR, chapter_stems(book),
+                              state_file=book.root / pairing.SYNC_STATE)
             print(f"book.toml: OK ({len(book.chapters)} chapters, notebooks paired)")
             return 0
         if args.command == "pdf":
@@ -435,12 +666,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             print(f"The PDF is ready: {written}")
             return 0
-        html = build(book, path_output=args.path_output, smoke=args.smoke, only=args.only)
-    except (BookConfigError, pairing.PairingError) as err:
+        html = build(book, path_output=args.path_output, smoke=smoke_requested(args.smoke), only=args.only)
+    except (BookConfigError, pairing.PairingError, assets.AssetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except subprocess.CalledProcessError as err:
-        print(f"error: jupyter-book failed with exit code {err.returncode} (see above)", file=sys.stderr)
+    except BuildError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"\nThe book is ready: {html / 'index.html'}")
     return 0

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import stat
 import tarfile
 
@@ -56,7 +57,12 @@ def test_unpacks_only_mapped_files_and_skips_source_maps(fake_npm, tmp_path, mon
     assert (out / "w" / "embed.js").read_bytes() == b"js"
     assets.ensure(tmp_path / "out")  # stamp matches: npm is not called again
     assert calls.read_text().split() == ["@pkg@1.0"]
-    assert json.loads((out / assets.STAMP).read_text()) == {"pkg": "@pkg@1.0"}
+    # A wider mapping (a new release of this module) unpacks again.
+    monkeypatch.setattr(assets, "PACKAGES", {"pkg": ("@pkg@1.0", integrity, {"package/dist": "w",
+                                                                             "package/README.md": "r"})})
+    assets.ensure(tmp_path / "out")
+    assert calls.read_text().split() == ["@pkg@1.0", "@pkg@1.0"]
+    assert (out / "r").read_bytes() == b"no"
 
 
 def test_integrity_mismatch_is_refused(fake_npm, tmp_path, monkeypatch):
@@ -77,3 +83,49 @@ def test_entries_point_inside_the_mapped_folders():
     targets = [t for _, _, mapping in assets.PACKAGES.values() for t in mapping.values()]
     entry = assets.MATHJAX_ENTRY
     assert any(entry == t or entry.startswith(t + "/") for t in targets), entry
+
+
+# ------------------------------------------------------------------ the real npm, offline
+
+DEAD_PROXY = {"npm_config_proxy": "http://127.0.0.1:9", "npm_config_https_proxy": "http://127.0.0.1:9"}
+
+
+@pytest.fixture
+def real_npm():
+    import shutil
+
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed: the real-npm checks need it")
+
+
+def test_offline_with_npm_s_cache_takes_seconds(real_npm, tmp_path, monkeypatch):
+    """What was fetched once builds offline at once (npm's default would retry for minutes)."""
+    import time
+
+    try:
+        assets.ensure(tmp_path / "online")  # fills npm's cache (a no-op when it is filled)
+    except assets.AssetError as err:
+        pytest.skip(f"the npm registry is not reachable here, so the cache cannot be filled: {err}")
+    for name, value in DEAD_PROXY.items():
+        monkeypatch.setenv(name, value)
+    started = time.monotonic()
+    out = assets.ensure(tmp_path / "offline")
+    assert time.monotonic() - started < 30
+    # The accessibility explorer's speech rules ship with the pages.
+    assert (out / "mathjax" / "sre" / "mathmaps" / "base.json").is_file()
+    assert (out / "mathjax" / "sre" / "mathmaps" / "en.json").is_file()
+
+
+def test_offline_without_a_cache_fails_in_seconds_with_one_line(real_npm, tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("npm_config_cache", str(tmp_path / "empty-npm-cache"))
+    for name, value in DEAD_PROXY.items():
+        monkeypatch.setenv(name, value)
+    started = time.monotonic()
+    with pytest.raises(assets.AssetError) as info:
+        assets.ensure(tmp_path / "out")
+    assert time.monotonic() - started < 30
+    message = str(info.value)
+    assert "\n" not in message
+    assert re.search(r"npm pack mathjax@\S+ failed: it is not in npm's cache .*connect to the network", message)

@@ -173,6 +173,21 @@ def test_chapter_typesets_math_and_loads_figures(open_page, relative):
     assert _broken_images(page) == []
 
 
+def test_mathjax_speech_rules_ship_with_the_book(html_dir):
+    for name in ("base.json", "en.json"):
+        assert (html_dir / "_static" / "mathjax" / "sre" / "mathmaps" / name).is_file(), name
+
+
+@pytest.mark.browser
+def test_accessibility_explorer_is_off_where_the_page_cannot_read_its_rules(open_page):
+    """Opened from the disk, the browser refuses the explorer's rule files; its menu item is off
+    rather than failing with a console error (open_page fails on any)."""
+    page = open_page(CHAPTER_PAGES[0])
+    _wait_for_mathjax(page)
+    page.wait_for_function("() => MathJax.startup.document.menu.menu"
+                           ".findID('Accessibility', 'Activate').disabled", timeout=10_000)
+
+
 @pytest.mark.browser
 def test_introduction_loads_cleanly(open_page):
     page = open_page(PAGES[0])
@@ -324,3 +339,114 @@ def test_without_a_repository_the_home_page_still_says_how_to_run_it(html_dir):
     assert "make lab" in intro and "make pdf" in intro
     assert "mybinder.org" not in (html_dir / CHAPTER_PAGES[0]).read_text(encoding="utf-8")
 
+
+
+# ---------------------------------------------------- the author's build: never stale, errors shown
+
+@pytest.fixture(scope="session")
+def fetched_assets(tmp_path_factory):
+    """MathJax fetched once for the small books below (each gets a copy in its _build)."""
+    from booktools import assets
+
+    return assets.ensure(tmp_path_factory.mktemp("assets") / "assets")
+
+
+def _small_book(root, fetched_assets, chapters, mode="force", timeout=60):
+    """A book in ``root`` with the chapters ``{stem: code}``, linked from its introduction."""
+    import shutil
+
+    (root / "notebooks").mkdir(parents=True)
+    links = ", ".join(f"[{stem}]({stem}.py)" for stem in chapters)
+    (root / "notebooks" / "intro.md").write_text(f"# Small\n\n{links}\n")
+    head, *tables = VALID_BOOK_TOML.split("[[chapters]]")
+    head = head.replace('mode = "force"', f'mode = "{mode}"').replace("timeout = 60", f"timeout = {timeout}")
+    articles = iter(range(5607, 6000))
+    for stem, code in chapters.items():
+        write_notebook(root / "notebooks", stem, code)
+        head += (f'[[chapters]]\nnotebook = "notebooks/{stem}.py"\narticle = "https://kexue.fm/archives/'
+                 f'{next(articles)}"\noriginal_title = "{stem}"\ndate = 2018-06-07\n\n')
+    (root / "book.toml").write_text(head, encoding="utf-8")
+    shutil.copytree(fetched_assets, root / "_build" / "assets")
+    return root
+
+
+def _run_build(root, *args, code_root=ROOT):
+    """``python -m booktools build`` on the book in ``root``, as an author runs it (a new process)."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "COMPANION_SMOKE"}
+    env["PYTHONPATH"] = str(code_root)
+    return subprocess.run([sys.executable, "-m", "booktools", "--root", str(root), "build", *args],
+                          cwd=code_root, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _page_text(root, stem="one"):
+    return re.sub(r"<[^>]+>", "", (root / "_build" / "html" / "notebooks" / f"{stem}.html").read_text(encoding="utf-8"))
+
+
+PROBE_CHAPTER = """\
+import os
+from companion import probe
+print("probe says", probe.value())
+print("configuration", "SMOKE" if os.environ["COMPANION_SMOKE"] == "1" else "FULL")"""
+
+
+def test_cache_mode_follows_companion_edits_failures_and_smoke(tmp_path, fetched_assets):
+    """A companion edit re-executes a cached chapter; a failed build fails again on re-run; smoke
+    results never reach a full build. The book and a copy of the packages live in a temporary
+    clone, so that the chapter's kernel imports the companion edited here."""
+    import shutil
+
+    ignore = shutil.ignore_patterns("__pycache__")
+    for package in ("booktools", "companion"):
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=ignore)
+    probe = tmp_path / "companion" / "probe.py"
+    _small_book(tmp_path, fetched_assets, {"one": PROBE_CHAPTER}, mode="cache")
+
+    probe.write_text("def value():\n    raise RuntimeError('the probe is broken')\n")
+    for attempt in ("first", "second, nothing changed"):
+        result = _run_build(tmp_path, code_root=tmp_path)
+        assert result.returncode == 1, (attempt, result.stdout[-2000:])
+        assert "notebooks/one.py" in result.stderr and "from companion import probe" in result.stderr, attempt
+        assert "RuntimeError: the probe is broken" in result.stderr, (attempt, result.stderr)
+
+    probe.write_text("def value():\n    return 'apples'\n")
+    assert _run_build(tmp_path, code_root=tmp_path).returncode == 0
+    assert "probe says apples" in _page_text(tmp_path)
+
+    probe.write_text("def value():\n    return 'pears'\n")
+    result = _run_build(tmp_path, "--smoke", code_root=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = _page_text(tmp_path)
+    assert "probe says pears" in page and "apples" not in page and "configuration SMOKE" in page
+
+    result = _run_build(tmp_path, code_root=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = _page_text(tmp_path)
+    assert "configuration FULL" in page and "configuration SMOKE" not in page
+
+
+def test_force_mode_executes_every_chapter_on_every_build(tmp_path, fetched_assets):
+    _small_book(tmp_path, fetched_assets, {"one": "import secrets\nprint('token', secrets.token_hex(8))"})
+    tokens = []
+    for _ in range(2):
+        result = _run_build(tmp_path, "--smoke")
+        assert result.returncode == 0, result.stderr
+        tokens.append(re.search(r"token ([0-9a-f]{16})", _page_text(tmp_path))[1])
+    assert tokens[0] != tokens[1], "the second build reused the first one's outputs"
+
+
+def test_timeout_and_stderr_are_explained_on_the_console(tmp_path, fetched_assets):
+    _small_book(tmp_path, fetched_assets, {
+        "one": "import time\nslow_marker = 1\ntime.sleep(60)",
+        "two": "import warnings\nwarnings.warn('the sky is falling')",
+    }, timeout=3)
+    result = _run_build(tmp_path, "--smoke")
+    assert result.returncode == 1
+    errors = result.stderr
+    assert re.search(r"notebooks/one\.py: .*limit of 3 s per cell.*\[execution\]\.timeout in book\.toml", errors), errors
+    assert "slow_marker = 1" in errors
+    assert re.search(r"notebooks/two\.py: cell 2 wrote to stderr", errors), errors
+    assert "UserWarning: the sky is falling" in errors
+    assert "ZMQError" not in result.stdout + result.stderr

@@ -289,3 +289,137 @@ def test_pagecheck_on_an_unbuilt_book_says_to_build_it(tmp_path):
     result = subprocess.run([sys.executable, "-m", "booktools.pagecheck", str(tmp_path / "none")],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "run `make book` first" in result.stderr, result.stderr
+
+
+# ------------------------------------------- check catches what would fail later, in one line
+
+def _conflicted(text):
+    return f"<<<<<<< HEAD\n{text}=======\n{text}>>>>>>> other\n"
+
+
+MALFORMED = {
+    # name: (file to change, how, what the one line must say)
+    "book.toml not UTF-8": ("book.toml", lambda b: b.replace(b"A. Author", "Jos\u00e9".encode("latin-1")),
+                            r"^book\.toml: not UTF-8 text \(byte 0xe9 .*save it with UTF-8"),
+    "notebook not UTF-8": ("notebooks/one.py", lambda b: b.replace(b"x = 1", "x = '\u00e9'".encode("latin-1")),
+                           r"^notebooks/one\.py: not UTF-8 text"),
+    "merge conflict in the ipynb": ("notebooks/one.ipynb", lambda b: _conflicted(b.decode()).encode(),
+                                    r"^notebooks/one\.ipynb: it holds git merge-conflict markers; .*"
+                                    r"sync --keep notebooks/one\.py"),
+    "truncated ipynb": ("notebooks/one.ipynb", lambda b: b[: len(b) // 2],
+                        r"^notebooks/one\.ipynb: not a valid notebook"),
+    "month 13": ("book.toml", lambda b: b.replace(b"date = 2018-06-07", b"date = 2018-13-07"),
+                 r"^book\.toml: not valid TOML: .*the key 'date': '2018-13-07' .*a TOML date like 2018-06-07"),
+    "date with slashes": ("book.toml", lambda b: b.replace(b"date = 2018-06-07", b"date = 2018/06/07"),
+                          r"^book\.toml: not valid TOML: .*the key 'date'"),
+    "./ spelling": ("book.toml", lambda b: b.replace(b'"notebooks/one.py"', b'"./notebooks/one.py"'),
+                    r"^\[\[chapters\]\] #1\.notebook: write '\./notebooks/one\.py' as 'notebooks/one\.py'"),
+    "// spelling": ("book.toml", lambda b: b.replace(b'"notebooks/two.py"', b'"notebooks//two.py"'),
+                    r"^\[\[chapters\]\] #2\.notebook: write 'notebooks//two\.py' as 'notebooks/two\.py'"),
+    "a chapter twice, two spellings": (
+        "book.toml", lambda b: b.replace(b'"notebooks/two.py"', b'"./notebooks/one.py"'),
+        r"^\[\[chapters\]\] #2\.notebook: write '\./notebooks/one\.py' as 'notebooks/one\.py'"),
+    "intro is a chapter": ("book.toml", lambda b: b.replace(b'"notebooks/intro.md"', b'"notebooks/one.py"'),
+                           r"^\[book\]\.intro: 'notebooks/one\.py' must be a Markdown file directly in notebooks/"),
+    "intro outside notebooks/": ("book.toml", lambda b: b.replace(b'"notebooks/intro.md"', b'"README.md"'),
+                                 r"^\[book\]\.intro: 'README\.md' must be a Markdown file directly in notebooks/"),
+    "intro in a subfolder": ("book.toml", lambda b: b.replace(b'"notebooks/intro.md"', b'"notebooks/front/intro.md"'),
+                             r"^\[book\]\.intro: .* must be a Markdown file directly in notebooks/"),
+    "intro with another suffix": ("book.toml", lambda b: b.replace(b'"notebooks/intro.md"', b'"notebooks/intro.txt"'),
+                                  r"^\[book\]\.intro: 'notebooks/intro\.txt' must be a Markdown file"),
+    "intro named as a chapter": ("book.toml", lambda b: b.replace(b'"notebooks/intro.md"', b'"notebooks/one.md"'),
+                                 r"^\[book\]\.intro: 'notebooks/one\.md' has the name of a chapter"),
+    "chapters = [] under a table": (
+        "book.toml", lambda b: b.split(b"[[chapters]]")[0] + b"chapters = []\n",
+        r"^\[execution\]: unknown key 'chapters' \(a `chapters = \.\.\.` line below \[execution\] belongs"),
+}
+
+
+@pytest.mark.parametrize("relative, change, message", MALFORMED.values(), ids=MALFORMED.keys())
+def test_check_names_each_malformed_input_in_one_line(book_dir, capsys, relative, change, message):
+    # Every file an intro variant names exists: the check must judge the name, not existence.
+    for other in ("README.md", "notebooks/front/intro.md", "notebooks/intro.txt", "notebooks/one.md"):
+        (book_dir / other).parent.mkdir(exist_ok=True)
+        (book_dir / other).write_text("# Intro\n")
+    path = book_dir / relative
+    path.write_bytes(change(path.read_bytes()))
+    assert bk.main(["--root", str(book_dir), "check"]) == 2  # returned: no exception escaped
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    assert re.search(message, lines[0][len("error: "):]), lines[0]
+
+
+def test_non_utf8_book_toml_gives_no_traceback_from_the_command_line(book_dir):
+    path = book_dir / "book.toml"
+    path.write_bytes(path.read_bytes().replace(b"A. Author", "Jos\u00e9".encode("latin-1")))
+    result = run_cli("--root", str(book_dir), "check")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
+
+
+@pytest.mark.parametrize("relative", ["book.toml", "notebooks/one.py", "notebooks/one.ipynb"])
+def test_a_byte_order_mark_is_accepted(book_dir, capsys, relative):
+    path = book_dir / relative
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert bk.main(["--root", str(book_dir), "check"]) == 0, capsys.readouterr().err
+
+
+def test_book_toml_that_is_a_folder_is_one_line(tmp_path, capsys):
+    (tmp_path / "book.toml").mkdir()
+    assert bk.main(["--root", str(tmp_path), "check"]) == 2
+    assert re.fullmatch(r"error: book\.toml: cannot be read \(.*\)\n", capsys.readouterr().err)
+
+
+def test_build_without_npm_or_assets_is_one_line(book_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert bk.main(["--root", str(book_dir), "build", "--path-output", str(tmp_path / "out")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and re.match(r"error: npm is not on PATH", lines[0]), lines
+
+
+# ----------------------------------------------------------------------------- sync, as run
+
+def test_sync_touches_only_the_chapters_of_book_toml(book_dir, capsys):
+    import nbformat
+
+    scratch = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("slow()", execution_count=1, outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="result of a 3-hour run\n")])])
+    nbformat.write(scratch, book_dir / "notebooks" / "scratch.ipynb")
+    (book_dir / "notebooks" / "utils.py").write_text("def helper():\n    return 1\n")
+    strays = ("scratch.ipynb", "utils.py")
+    before = {name: (book_dir / "notebooks" / name).read_bytes() for name in strays}
+    assert bk.main(["--root", str(book_dir), "sync"]) == 0
+    out = capsys.readouterr().out
+    assert "left alone (not a chapter in book.toml): notebooks/scratch.ipynb" in out
+    assert {name: (book_dir / "notebooks" / name).read_bytes() for name in strays} == before
+    assert not (book_dir / "notebooks" / "scratch.py").exists()
+    assert not (book_dir / "notebooks" / "utils.ipynb").exists()
+
+
+def test_sync_that_would_lose_an_edit_is_one_line_and_exit_2(book_dir, capsys):
+    assert bk.main(["--root", str(book_dir), "sync"]) == 0
+    py, ipynb = book_dir / "notebooks" / "one.py", book_dir / "notebooks" / "one.ipynb"
+    py.write_text(py.read_text().replace("x = 1", "x = 2"))
+    ipynb.write_text(ipynb.read_text().replace("# one", "# One, retitled"))
+    before = (py.read_bytes(), ipynb.read_bytes())
+    capsys.readouterr()
+    assert bk.main(["--root", str(book_dir), "sync"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "notebooks/one.py and one.ipynb were both edited" in lines[0], lines
+    assert "--keep notebooks/one.py" in lines[0]
+    assert (py.read_bytes(), ipynb.read_bytes()) == before
+    assert bk.main(["--root", str(book_dir), "check"]) == 2
+    assert "both sides were edited since the last sync" in capsys.readouterr().err
+    assert bk.main(["--root", str(book_dir), "sync", "--keep", "notebooks/one.ipynb"]) == 0
+    assert "x = 1" in py.read_text() and "retitled" in py.read_text()
+
+
+def test_check_says_which_side_sync_will_keep(book_dir, capsys):
+    assert bk.main(["--root", str(book_dir), "sync"]) == 0
+    py = book_dir / "notebooks" / "one.py"
+    py.write_text(py.read_text().replace("x = 1", "x = 2"))
+    capsys.readouterr()
+    assert bk.main(["--root", str(book_dir), "check"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "out of sync" in line and "it keeps one.py, the side edited since the last sync" in line, line

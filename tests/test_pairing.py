@@ -67,14 +67,16 @@ def test_wrong_formats_metadata_is_named(folder):
         pairing.check_pair(py, folder / "ch.ipynb")
 
 
-def test_sync_takes_the_newer_file_and_strips_outputs(folder):
-    # An edit saved from JupyterLab: new cell source and outputs in the .ipynb, which is newer.
+def test_sync_takes_the_edited_file_and_strips_outputs(folder):
+    pairing.sync_all(folder)  # records the pair as synced
+    # An edit saved from JupyterLab: new cell source and outputs in the .ipynb. The .py was
+    # touched later (a checkout, a copy): timestamps do not decide, content does.
     nb = jupytext.read(folder / "ch.ipynb")
     nb.cells[1].source = "print(3 * 3)"
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="9\n")]
     nb.cells[1].execution_count = 4
     nbformat.write(nb, folder / "ch.ipynb")
-    touch_later(folder / "ch.ipynb")
+    touch_later(folder / "ch.py")
     pairing.sync_all(folder)
     pairing.check_all(folder)
     assert "print(3 * 3)" in (folder / "ch.py").read_text()
@@ -183,3 +185,98 @@ def test_lab_setup_writes_into_the_environment_only(tmp_path):
     overrides = json.loads((prefix / "share/jupyter/lab/settings/overrides.json").read_text())
     assert overrides == lab.VIEWERS
     assert [p.read_text() for p in prefix.rglob("kexue-booktools.pth")] == [f"{root}\n"]
+
+
+# ------------------------------------------------------------------ sync never loses an edit
+
+def _edit_py(folder, old="print(1 + 1)", new="print(5 + 5)"):
+    py = folder / "ch.py"
+    py.write_text(py.read_text().replace(old, new))
+
+
+def _edit_ipynb_markdown(folder, text="# A new title"):
+    nb = jupytext.read(folder / "ch.ipynb")
+    nb.cells[0].source = text
+    nbformat.write(nb, folder / "ch.ipynb")
+
+
+def _contents(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix in (".py", ".ipynb")}
+
+
+def test_sync_refuses_when_both_sides_were_edited_and_changes_nothing(folder):
+    pairing.sync_all(folder)
+    _edit_py(folder)
+    _edit_ipynb_markdown(folder)
+    before = _contents(folder)
+    with pytest.raises(pairing.PairingError, match=r"ch\.py and ch\.ipynb were both edited since the last "
+                                                   r"sync; nothing was changed\. .*--keep .*ch\.py"):
+        pairing.sync_all(folder)
+    assert _contents(folder) == before
+    # The author resolves it by naming the side to keep.
+    pairing.sync_all(folder, keep=[folder / "ch.py"])
+    assert "print(5 + 5)" in (folder / "ch.ipynb").read_text()
+    pairing.check_all(folder)
+
+
+def test_sync_keeps_the_edited_side_whatever_the_timestamps(folder):
+    pairing.sync_all(folder)
+    _edit_py(folder)
+    touch_later(folder / "ch.ipynb")  # a checkout or a copy made the stale side newer
+    pairing.sync_all(folder)
+    assert "print(5 + 5)" in (folder / "ch.py").read_text()
+    assert "print(5 + 5)" in (folder / "ch.ipynb").read_text()
+
+
+def test_sync_leaves_a_pair_in_sync_untouched(folder):
+    pairing.sync_all(folder)
+    stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    assert pairing.sync_all(folder) == []
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps
+
+
+def test_sync_without_a_record_takes_the_side_that_differs_from_git_head(folder):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "empty")
+    git("add", "ch.py", "ch.ipynb")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "pair")
+    _edit_py(folder)
+    touch_later(folder / "ch.ipynb")
+    pairing.sync_all(folder)  # no .sync-state.json yet: git's HEAD is the base
+    assert "print(5 + 5)" in (folder / "ch.ipynb").read_text()
+
+
+def test_sync_without_any_record_refuses_a_pair_that_differs(folder):
+    _edit_py(folder)
+    before = _contents(folder)
+    with pytest.raises(pairing.PairingError, match=r"no record of their last sync"):
+        pairing.sync_all(folder)
+    assert _contents(folder) == before
+
+
+def test_sync_refuses_to_drop_a_pasted_image(folder):
+    pairing.sync_all(folder)
+    nb = jupytext.read(folder / "ch.ipynb")
+    nb.cells[0].source = "# Title\n\n![pasted](attachment:pasted.png)"
+    nb.cells[0]["attachments"] = {"pasted.png": {"image/png": "iVBORw0KGgo="}}
+    nbformat.write(nb, folder / "ch.ipynb")
+    before = _contents(folder)
+    with pytest.raises(pairing.PairingError, match=r"ch\.ipynb: markdown cell 1 holds a pasted attachment"):
+        pairing.sync_all(folder)
+    assert _contents(folder) == before
+
+
+def test_a_merge_conflicted_ipynb_is_named_and_rebuilt_from_the_py(folder):
+    ipynb = folder / "ch.ipynb"
+    ipynb.write_text("<<<<<<< HEAD\n" + ipynb.read_text() + "=======\n{}\n>>>>>>> other\n")
+    with pytest.raises(pairing.PairingError, match=r"ch\.ipynb: it holds git merge-conflict markers"):
+        pairing.check_all(folder)
+    with pytest.raises(pairing.PairingError, match=r"merge-conflict"):
+        pairing.sync_all(folder)
+    pairing.sync_all(folder, keep=[folder / "ch.py"])
+    pairing.check_all(folder)

@@ -49,3 +49,26 @@ document.addEventListener("DOMContentLoaded", function () {
     }).observe(article, {attributes: true, attributeFilter: ["class"], subtree: true});
   });
 })();
+
+/* MathJax's accessibility explorer (maths menu > Accessibility) reads its speech rules from
+   _static/mathjax/sre/mathmaps, which the build ships: served over http it works offline. A page
+   opened from the disk (file://) may not read them (browsers refuse XMLHttpRequest there), so
+   there the items that need them are switched off instead of failing with a console error. */
+window.addEventListener("load", function () {
+  if (location.protocol !== "file:" || !(window.MathJax && MathJax.startup && MathJax.startup.promise)) return;
+  MathJax.startup.promise.then(function () {
+    var menu = MathJax.startup.document.menu && MathJax.startup.document.menu.menu;
+    if (!menu) return;
+    ["Activate", "Speech", "Highlight", "Magnification", "Semantic Info", "Collapsible", "AutoCollapse"]
+      .forEach(function (id) {
+        off(menu.findID("Accessibility", id));
+      });
+    off(menu.findID("Language"));
+  });
+  /* MathJax enables the explorer's items again once its own checks run; keep them off. */
+  function off(item) {
+    if (!item || !item.disable) return;
+    item.disable();
+    item.enable = function () {};
+  }
+});
