@@ -53,7 +53,7 @@ N_EVENTS = companion.budget(full=200_000, smoke=20_000)
 N_TRAJ = companion.budget(full=10_000, smoke=500)  # ensemble size
 N_PATHS = 8  # independent long paths, for error bars over seeds
 print(f"{N_EVENTS:,} events for single trajectories, "
-      f"{N_TRAJ:,} trajectories per ensemble, {N_PATHS} long paths")
+      f"{N_TRAJ:,} trajectories per ensemble,\n{N_PATHS} long paths")
 
 # %% [markdown]
 # ## The chemical master equation and the direct method
@@ -547,8 +547,8 @@ exact_n = joint.sum(axis=0)  # marginal of the protein, from the figure above
 larger = gil.cme_stationary(gene, max_counts=(70, 260)).sum(axis=0)
 box_effect = 0.5 * (np.abs(larger[:221] - exact_n).sum()
                     + larger[221:].sum())
-print(f"mass at the box edge (n = 220): {exact_n[-1]:.1e}; distance to the "
-      f"law on a larger box: {box_effect:.1e}")
+print(f"mass at the box edge (n = 220): {exact_n[-1]:.1e}\n"
+      f"distance to the law on a larger box: {box_effect:.1e}")
 assert box_effect < 1e-9
 grid_m, grid_n = np.arange(61)[:, None], np.arange(221)[None, :]
 ex_mean, ex_m = (joint * grid_n).sum(), (joint * grid_m).sum()
