@@ -1098,10 +1098,10 @@ print(f"spherical midpoints of uniforms outside the box: {out:.1%} "
 # precise statement is worth having. Every *symmetric stable* law keeps its family under
 # linear combinations of independent draws; the Cauchy law is the best known. For standard
 # Cauchy $z_1, z_2$, $a z_1 + b z_2$ is Cauchy with scale $|a| + |b|$, so the straight path,
-# with $(1-lpha) + lpha = 1$, keeps the standard Cauchy law *exactly*, which the normal does
-# not, while the spherical path stretches it by $\cos	heta + \sin	heta$, up to $\sqrt2$.
+# with $(1-\alpha) + \alpha = 1$, keeps the standard Cauchy law *exactly*, which the normal does
+# not, while the spherical path stretches it by $\cos\theta + \sin\theta$, up to $\sqrt2$.
 # What is special about the normal is the spherical path: among laws with a finite variance,
-# only the normal is carried to itself by $z_1\cos	heta + z_2\sin	heta$ for every $	heta$
+# only the normal is carried to itself by $z_1\cos\theta + z_2\sin\theta$ for every $\theta$
 # (this is the Maxwell–Herschel characterisation). The same KS test on Cauchy midpoints:
 
 # %%

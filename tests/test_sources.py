@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted(p for folder in ("companion", "booktools", "benchmarks", "notebooks", "tests")
                  for p in (ROOT / folder).rglob("*.py"))
+TEXTS = SOURCES + sorted((ROOT / "notebooks").glob("*.md")) + [ROOT / "README.md", ROOT / "book.toml"]
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 DOC_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
@@ -42,6 +43,17 @@ def test_no_control_characters_in_strings(path):
                 bad.append(f"line {node.lineno}: {hit.group()!r} in {node.value[max(0, hit.start() - 20):hit.end() + 20]!r}")
     assert not bad, (f"{path.relative_to(ROOT)} has control characters in strings (a non-raw "
                      "string with a backslash?): " + "; ".join(bad))
+
+
+@pytest.mark.parametrize("path", TEXTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_control_characters_in_the_text(path):
+    """The chapters' prose lives in comments, where the parse above cannot look: a "\\theta"
+    written through a non-raw string lands there as a tab and "heta" (MathJax then shows "Math
+    input error")."""
+    bad = [f"line {n}: {hit.group()!r} in {line.strip()[:60]!r}"
+           for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+           for hit in [DOC_CONTROL.search(line)] if hit]
+    assert not bad, f"{path.relative_to(ROOT)}: " + "; ".join(bad)
 
 
 def test_the_check_finds_a_form_feed_and_a_tab():
