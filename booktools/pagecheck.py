@@ -100,6 +100,12 @@ _GEOMETRY = r"""(desktop) => {
       out.push(`inline maths runs ${Math.round(r.right - right)}px past the text column (${name(m)})`);
   });
 
+  // Maths MathJax could not read: it shows "Math input error" or the TeX error in its place.
+  document.querySelectorAll(".bd-article mjx-merror").forEach((e) => {
+    const why = (e.getAttribute("data-mjx-error") || e.textContent).trim().slice(0, 60);
+    out.push(`maths MathJax cannot typeset: "${why}" (${name(e)})`);
+  });
+
   // Code and printed output: no sideways scrolling on a desktop.
   document.querySelectorAll(".cell_input pre, .cell_output pre, div.highlight pre").forEach((pre) => {
     const wide = pre.scrollWidth - pre.clientWidth;

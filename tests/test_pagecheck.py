@@ -20,6 +20,7 @@ FAULTY = """<!DOCTYPE html><html><head><meta charset="utf-8">
 <div class="cell_output"><div class="output" style="height:300px"></div></div></div>
 <div class="cell"><div class="cell_output"><img alt="../_images/0123456789abcdef0123.png" width="50" height="50" src="data:image/gif;base64,R0lGODlhAQABAAAAACw="></div></div>
 <p>Text with <mjx-container style="display:inline-block;width:900px">y</mjx-container>.</p>
+<p>Bad TeX: <mjx-container><mjx-merror data-mjx-error="Math input error">Math input error</mjx-merror></mjx-container>.</p>
 <details class="hide"><summary>Show</summary><div class="highlight"><pre>%s</pre></div></details>
 </section></article></main></body></html>""" % ("a = 1  # " + "x" * 150, "hidden = 2  # " + "y" * 150)
 
@@ -44,6 +45,7 @@ def test_pagecheck_finds_every_kind_of_fault(page):
     assert "image without meaningful alt text" in found
     assert "figure without a numbered caption" in found
     assert "inline maths runs" in found
+    assert 'maths MathJax cannot typeset: "Math input error"' in found
 
 
 @pytest.mark.browser
