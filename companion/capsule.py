@@ -535,7 +535,7 @@ def routing_loss(u_hat: torch.Tensor, v: torch.Tensor, K: float = 1.0) -> torch.
 def plot_squash(c: float = 1.0, max_norm: float = 5.0):
     """Line plot of the squashed length against the input length for the chosen constant c,
     with grey reference curves for c = 1 and c = 0.5 and a dot where length √c maps to 1/2.
-    The figure calls the constant :math:`a` (the chapter keeps :math:`c` for memberships).
+    The figure calls the constant a (the chapter keeps c for memberships).
 
     That is ‖squash_c(s)‖ against ‖s‖ for ‖s‖ from 0 to ``max_norm``; every curve stays
     below the line at 1.
