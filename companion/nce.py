@@ -586,14 +586,9 @@ def fit_sgns_population(counts, k: int, dim: int | None = None, noise_probs=None
     opt = torch.optim.LBFGS(params, lr=1, max_iter=100, tolerance_grad=1e-12,
                             tolerance_change=1e-15, line_search_fn="strong_wolfe")
 
-    # The weights of sgns_population_loss, computed once (no zero cells, so no 0 * inf).
-    joint = counts / counts.sum()
-    negatives = k * joint.sum(1, keepdim=True) * _noise_for(counts, noise_probs)
-
     def closure():
         opt.zero_grad()
-        s = u @ v.T - gamma
-        loss = (joint * F.softplus(-s) + negatives * F.softplus(s)).sum()
+        loss = sgns_population_loss(u @ v.T - gamma, counts, k, noise_probs)
         loss.backward()
         return loss
 
