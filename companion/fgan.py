@@ -990,6 +990,7 @@ def plot_conjugate(name: str = "kl", xi: float = 2.0):
 
 
 BOUND_GRID = (-16.0, 20.0, 4001)  # wide enough for the χ² integrands of the slider range
+_S_AXIS = np.linspace(0, 1, 11)  # the mixing weights of the bound/truth curves
 
 
 def mixed_critic_bound(log_p: torch.Tensor, log_q: torch.Tensor, x: torch.Tensor, name: str,
@@ -1046,7 +1047,7 @@ def _bound_curves(mu_q: float, sigma_q: float):
     if mu_q == 0 and sigma_q == 1:
         return truth, []
     ratios = [[mixed_critic_bound(log_p, log_q, x, name, a).item() / d
-               for a in np.linspace(0, 1, 11).tolist()] for name, d in zip(NAMES, truth)]
+               for a in _S_AXIS.tolist()] for name, d in zip(NAMES, truth)]
     return truth, ratios
 
 
@@ -1074,7 +1075,6 @@ def plot_bound(mu_q: float = 1.0, sigma_q: float = 1.25, s: float = 0.75):
     x = torch.linspace(*BOUND_GRID, dtype=torch.float64)
     log_p, log_q = normal_log_prob(x, 0.0, 1.0), normal_log_prob(x, mu_q, sigma_q)
     same = mu_q == 0 and sigma_q == 1
-    s_axis = torch.linspace(0, 1, 11, dtype=torch.float64)
     truth, ratios = _bound_curves(mu_q, sigma_q)
     bound = [mixed_critic_bound(log_p, log_q, x, name, s).item() for name in NAMES]
 
@@ -1096,7 +1096,7 @@ def plot_bound(mu_q: float = 1.0, sigma_q: float = 1.25, s: float = 0.75):
         middle.legend(fontsize=7)
         for i, (name, r) in enumerate(zip(NAMES, ratios)):
             color, style = _color(i)
-            right.plot(s_axis, r, style, color=color, lw=1.2, label=name.replace("_", " "))
+            right.plot(_S_AXIS, r, style, color=color, lw=1.2, label=name.replace("_", " "))
         right.axvline(s, color="black", lw=0.8, ls=":")
         right.set(xlabel="$s$", ylabel="bound / truth", ylim=(-0.05, 1.05),
                   title="$T_s = s\\,T^* + (1-s)\\,f'(1)$")
