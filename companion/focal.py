@@ -48,6 +48,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from companion import checks
 from companion.checks import reduce as _reduce
 from companion.checks import reduction as _reduction
 
@@ -797,8 +798,6 @@ def calibration(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15, *, n_
 
     Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """
-    from companion import checks
-
     probs = checks.float_tensor(probs, "probs").detach().cpu().double()
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
