@@ -200,7 +200,11 @@ def sync_pair(py: Path, ipynb: Path, last: str | None, keep: Path | None = None)
     :class:`PairingError` says how to resolve it, unless ``keep`` names the side to keep.
     Files whose content would not change are not rewritten.
     """
-    nb, _ = _decide(py, ipynb, last, keep)
+    return _write_pair(py, ipynb, _decide(py, ipynb, last, keep)[0])
+
+
+def _write_pair(py: Path, ipynb: Path, nb) -> tuple[list[Path], str]:
+    """Write the decided notebook ``nb`` to both sides (only where it changes a file)."""
     written = []
     for path, fmt in ((py, "py:percent"), (ipynb, "ipynb")):
         text = jupytext_writes(nb, fmt)
@@ -270,20 +274,18 @@ def sync_all(folder: Path, stems=None, *, state_file: Path | None = None,
     if unknown:
         raise PairingError(f"--keep: {', '.join(sorted(map(str, unknown)))} is not a notebook of the book")
     # First decide every pair (a refusal leaves all files as they are), then write.
-    problems = []
+    problems, decided = [], []
     for py, ipynb in pairs:
         chosen = next((p for p in (py, ipynb) if p.resolve() in keep), None)
-        if chosen is None:
-            try:
-                _decide(py, ipynb, state.get(f"{folder.name}/{py.stem}"), None)
-            except PairingError as err:
-                problems.append(str(err))
+        try:
+            decided.append((py, ipynb, _decide(py, ipynb, state.get(f"{folder.name}/{py.stem}"), chosen)[0]))
+        except PairingError as err:
+            problems.append(str(err))
     if problems:
         raise PairingError(" | ".join(problems) if len(problems) > 1 else problems[0])
     written = []
-    for py, ipynb in pairs:
-        chosen = next((p for p in (py, ipynb) if p.resolve() in keep), None)
-        files, digest = sync_pair(py, ipynb, state.get(f"{folder.name}/{py.stem}"), chosen)
+    for py, ipynb, nb in decided:
+        files, digest = _write_pair(py, ipynb, nb)
         written += files
         state[f"{folder.name}/{py.stem}"] = digest
     text = json.dumps(state, indent=1, sort_keys=True) + "\n"
