@@ -10,8 +10,8 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: book pdf test lab bench gpu-check sync check clean distclean browser
 
-book: $(STAMP)  ## execute every chapter (full configuration) and build _build/html; CHAPTER=name runs one
-	$(PY) -m booktools build $(if $(CHAPTER),--only $(CHAPTER))
+book: $(STAMP)  ## execute every chapter (full configuration) and build _build/html; CHAPTER=name runs one, JOBS=n at once
+	$(PY) -m booktools build $(if $(CHAPTER),--only $(CHAPTER)) $(if $(JOBS),--jobs $(JOBS))
 
 pdf: $(STAMP) browser  ## the whole book as one PDF (_build/book.pdf), printed by headless Chromium
 	test -f _build/html/notebooks/intro.html || $(PY) -m booktools build

@@ -395,7 +395,8 @@ def write_config(book: Book, out: Path, assets: Path, only: list[str] | None = N
                  cache: Path | None = None) -> tuple[Path, Path]:
     """Write ``_config.yml`` and ``_toc.yml`` into ``out``; returns their paths.
 
-    ``cache`` is the jupyter-cache folder for mode "cache" (see :func:`build_keys`).
+    ``cache`` is the jupyter-cache folder that :mod:`booktools.execute` fills (see
+    :func:`build_keys`); with it, Jupyter Book renders from the cache in modes "force" and "cache".
     With ``only`` (chapter names, the notebooks' stems), the other chapters are rendered without
     executing them: a quick preview of one chapter in its real place in the book (references
     to the figures of the chapters left out are not checked).
@@ -407,8 +408,11 @@ def write_config(book: Book, out: Path, assets: Path, only: list[str] | None = N
     header = "# Generated from book.toml by booktools; edit book.toml instead.\n"
     config = jupyter_book_config(book, assets)
     if cache is not None:
-        # Mode "cache": one jupyter-cache per configuration (smoke or full, package sources).
+        # booktools.execute runs the chapters (several at a time) into this jupyter-cache, one
+        # per configuration (smoke or full, package sources); Sphinx only reads from it.
         config["execute"]["cache"] = str(cache)
+        if book.execution_mode != "off":
+            config["execute"]["execute_notebooks"] = "cache"
     if only is not None:
         config["execute"]["exclude_patterns"] = [
             Path(c.notebook).name for c in book.chapters if Path(c.notebook).stem not in only]
@@ -475,15 +479,17 @@ def smoke_requested(flag: bool) -> bool:
 
 
 def build(book: Book, *, path_output: Path | None = None, smoke: bool = False,
-          only: list[str] | None = None) -> Path:
+          only: list[str] | None = None, jobs: int | None = None) -> Path:
     """Execute every chapter and build the HTML book; returns ``<path_output>/_build/html``.
 
-    Kernels inherit ``COMPANION_WIDGETS=static`` (slider demos become precomputed panels, since
+    The chapters run first, ``jobs`` at a time (default: ``BOOK_JOBS``, else one per core; see
+    :mod:`booktools.execute`), into the build's jupyter-cache; Jupyter Book then renders them from
+    it. Kernels inherit ``COMPANION_WIDGETS=static`` (slider demos become precomputed panels, since
     the static book has no kernel) and ``COMPANION_SMOKE`` (1 with ``smoke``, else 0). The build is
     strict: a failing cell, a warning or output on stderr stops it with :class:`BuildError`, after
     the failing cell's chapter, source and traceback (or the stderr text) are printed on stderr.
     """
-    from booktools import assets, pairing
+    from booktools import assets, execute, pairing
 
     pairing.check_all(book.root / NOTEBOOK_DIR, chapter_stems(book),
                       state_file=book.root / pairing.SYNC_STATE)
@@ -491,8 +497,8 @@ def build(book: Book, *, path_output: Path | None = None, smoke: bool = False,
     build_dir = Path(path_output or book.root).resolve() / "_build"
     asset_dir = assets.ensure(build_dir / "assets")
     cache_key, build_key = build_keys(book, smoke=smoke, only=only)
-    config_path, toc_path = write_config(book, build_dir / "config", asset_dir, only,
-                                         cache=build_dir / ".jupyter_cache" / cache_key)
+    cache_path = build_dir / ".jupyter_cache" / cache_key
+    config_path, toc_path = write_config(book, build_dir / "config", asset_dir, only, cache=cache_path)
     state_path = build_dir / BUILD_STATE
     try:
         state = json.loads(state_path.read_text())
@@ -506,26 +512,64 @@ def build(book: Book, *, path_output: Path | None = None, smoke: bool = False,
     env["PYTHONHASHSEED"] = "0"
     # Sphinx imports booktools.sphinx_ext, which is not installed: it lives in the clone.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+
+    started = time.monotonic()
+    to_run = _chapters_to_execute(book, only, cache_path)
+    if jobs is None:
+        try:
+            jobs = execute.default_jobs(len(to_run))
+        except ValueError as err:
+            raise BookConfigError(str(err)) from None
+    try:
+        executed_in = execute.execute_chapters(
+            to_run, cache_path=cache_path, timeout=book.cell_timeout, env=env, jobs=jobs,
+            timings_path=build_dir / execute.TIMINGS, label="smoke" if smoke else "full", root=book.root)
+    except execute.ExecutionFailed as err:
+        raise BuildError(f"the book did not build: {err}; the cause is printed above") from None
+
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     command = [
         str(jupyter_book), "build", str(book.root), "--builder", "html",
         "--config", str(config_path), "--toc", str(toc_path),
         "--path-output", str(build_dir.parent), "--warningiserror", "--keep-going",
     ] + (["--all"] if fresh else [])
-    started = time.monotonic()
+    rendering = time.monotonic()
     returncode, stderr_cells = _run_filtered(command, env=env, cwd=book.root)
     if returncode != 0:
         _explain_failure(book, build_dir, stderr_cells)
         raise BuildError(f"the book did not build (jupyter-book exit code {returncode}); "
                          "the cause is printed above")
     state_path.write_text(json.dumps({"key": build_key, "ok": True}))
-    ran = {"off": "none executed", "force": "all executed",
-           "cache": "each executed or taken from the cache"}[book.execution_mode]
-    if only and book.execution_mode != "off":
-        ran = f"{len(only)} of them executed"
-    print(f"Built {len(book.chapters)} chapters ({ran}; {'smoke' if smoke else 'full'} configuration, "
-          f"mode {book.execution_mode}{', fresh' if fresh else ''}) in {time.monotonic() - started:.0f} s")
+    now = time.monotonic()
+    ran = (f"{len(to_run)} executed in {executed_in:.0f} s, {jobs} at a time" if to_run
+           else "none executed" if book.execution_mode == "off" else "all from the cache")
+    print(f"Built {len(book.chapters)} chapters ({ran}; rendered in {now - rendering:.0f} s; "
+          f"{'smoke' if smoke else 'full'} configuration, mode {book.execution_mode}"
+          f"{', fresh' if fresh else ''}) in {now - started:.0f} s")
     return build_dir / "html"
+
+
+def _chapters_to_execute(book: Book, only: list[str] | None, cache_path: Path) -> list[Path]:
+    """Mode "force": every chapter (or those of ``--only``); mode "cache": those of them the
+    cache has no outputs for; mode "off": none."""
+    if book.execution_mode == "off":
+        return []
+    sources = [book.root / c.notebook for c in book.chapters
+               if only is None or Path(c.notebook).stem in only]
+    if book.execution_mode == "force":
+        return sources
+    from jupyter_cache import get_cache
+
+    from booktools.execute import read_chapter
+
+    cache = get_cache(str(cache_path))
+    missing = []
+    for source in sources:
+        try:
+            cache.match_cache_notebook(read_chapter(source))
+        except KeyError:
+            missing.append(source)
+    return missing
 
 
 class BuildError(RuntimeError):
@@ -619,6 +663,12 @@ def sync(book: Book, keep: list[Path] | None = None) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m booktools", description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="folder holding book.toml")
@@ -634,6 +684,9 @@ def main(argv: list[str] | None = None) -> int:
     build_cmd.add_argument("--only", action="append", metavar="CHAPTER",
                            help="execute only this chapter (e.g. gillespie; repeatable): the others "
                                 "are rendered without outputs, a quick preview")
+    build_cmd.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                           help="chapters executed at once, each with its share of the cores "
+                                "(default: BOOK_JOBS, else one per core)")
     build_cmd.add_argument("--path-output", type=Path, default=None,
                            help="folder that receives _build/ (default: the book folder)")
     pdf_cmd = sub.add_parser("pdf", help="print the built book into one PDF (headless Chromium)")
@@ -666,7 +719,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             print(f"The PDF is ready: {written}")
             return 0
-        html = build(book, path_output=args.path_output, smoke=smoke_requested(args.smoke), only=args.only)
+        html = build(book, path_output=args.path_output, smoke=smoke_requested(args.smoke), only=args.only,
+                     jobs=args.jobs)
     except (BookConfigError, pairing.PairingError, assets.AssetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -370,12 +370,12 @@ def _small_book(root, fetched_assets, chapters, mode="force", timeout=60):
     return root
 
 
-def _run_build(root, *args, code_root=ROOT):
+def _run_build(root, *args, code_root=ROOT, env=None):
     """``python -m booktools build`` on the book in ``root``, as an author runs it (a new process)."""
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "COMPANION_SMOKE"}
+    env = {k: v for k, v in (env or os.environ).items() if k != "COMPANION_SMOKE"}
     env["PYTHONPATH"] = str(code_root)
     return subprocess.run([sys.executable, "-m", "booktools", "--root", str(root), "build", *args],
                           cwd=code_root, env=env, capture_output=True, text=True, timeout=600)
@@ -450,3 +450,62 @@ def test_timeout_and_stderr_are_explained_on_the_console(tmp_path, fetched_asset
     assert re.search(r"notebooks/two\.py: cell 2 wrote to stderr", errors), errors
     assert "UserWarning: the sky is falling" in errors
     assert "ZMQError" not in result.stdout + result.stderr
+
+
+TIMED_CHAPTER = """\
+import json, os, sys, time
+from ipykernel import get_connection_info
+start = time.time()
+time.sleep(5)
+transport = json.loads(get_connection_info())["transport"]
+with open(os.environ["PROBE_LOG"], "a") as log:
+    print("{name}", start, time.time(), sys.prefix, os.environ.get("OMP_NUM_THREADS"), transport, file=log)"""
+
+
+def test_chapters_run_side_by_side_once_each_in_the_environments_kernel(tmp_path, fetched_assets):
+    """Two chapters execute at the same time, each with its share of the cores, in this
+    environment's own kernel (not a ``python3`` kernel from the user's Jupyter folder), and
+    rendering executes nothing again."""
+    import json
+    import sys
+
+    book = _small_book(tmp_path / "book", fetched_assets,
+                       {name: TIMED_CHAPTER.format(name=name) for name in ("one", "two")})
+    # A user-level kernel named python3 that cannot run anything: it must not be chosen.
+    impostor = tmp_path / "user-jupyter" / "kernels" / "python3"
+    impostor.mkdir(parents=True)
+    (impostor / "kernel.json").write_text(json.dumps(
+        {"argv": [sys.executable, "-c", "raise SystemExit('the user kernel ran')"],
+         "display_name": "impostor", "language": "python"}))
+    log = tmp_path / "runs.log"
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    # Jupyter prefers the user's folder outside a virtual environment, or when told so.
+    env.update(PROBE_LOG=str(log), JUPYTER_DATA_DIR=str(impostor.parent.parent), JUPYTER_PREFER_ENV_PATH="0")
+    result = _run_build(book, "--smoke", "--jobs", "2", env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    assert re.search(r"Built 2 chapters \(2 executed in \d+ s, 2 at a time; rendered in \d+ s;",
+                     result.stdout), result.stdout[-2000:]
+
+    runs = {}
+    for line in log.read_text().splitlines():
+        name, start, end, prefix, threads, transport = line.split()
+        assert name not in runs, f"{name} executed twice"
+        runs[name] = (float(start), float(end), prefix, threads)
+        # Two kernels starting at once over TCP can draw the same free port; sockets in files cannot.
+        assert transport == "ipc", line
+    assert sorted(runs) == ["one", "two"]
+    (start1, end1, *_), (start2, end2, *_) = runs.values()
+    assert start1 < end2 and start2 < end1, f"the chapters ran one after the other: {runs}"
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    assert {r[2] for r in runs.values()} == {sys.prefix}
+    assert {r[3] for r in runs.values()} == {share}
+
+
+def test_jobs_must_be_a_positive_number(tmp_path, fetched_assets):
+    book = _small_book(tmp_path, fetched_assets, {"one": "x = 1"})
+    result = _run_build(book, "--smoke", "--jobs", "0")
+    assert result.returncode == 2 and "argument --jobs: '0' is not a positive whole number" in result.stderr
+    result = _run_build(book, "--smoke", env=dict(os.environ, BOOK_JOBS="two"))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: BOOK_JOBS: 'two' is not a positive whole number of chapters run at once"]
