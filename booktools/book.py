@@ -613,13 +613,15 @@ def _run_filtered(command: list[str], *, env: dict, cwd: Path) -> tuple[int, lis
 def _explain_failure(book: Book, build_dir: Path, stderr_cells: list[tuple[str, int]]) -> None:
     """Print on stderr, for each chapter that failed, the failing cell and its traceback (from
     myst-nb's report), a timeout's limit and the key that sets it, or the stderr text of a cell."""
+    from booktools.execute import strip_colour
+
     reports = build_dir / "html" / "reports"
     plain = not sys.stderr.isatty()  # IPython colours its tracebacks; a log file wants text
     for report in sorted(reports.rglob("*.err.log")) if reports.is_dir() else ():
         chapter = report.relative_to(reports).as_posix()[: -len(".err.log")] + ".py"
         text = report.read_text(encoding="utf-8", errors="replace")
         if plain:
-            text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+            text = strip_colour(text)
         # The frames of nbclient and jupyter-cache say nothing about the chapter: start at the error.
         cause = re.search(r"^nbclient\.exceptions\.(\w+): ", text, re.M)
         if cause:

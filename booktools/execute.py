@@ -127,7 +127,7 @@ def execute_chapters(sources: list[Path], *, cache_path: Path, timeout: int, env
     timings_path.write_text(json.dumps(timings, indent=1, sort_keys=True))
     plain = not sys.stderr.isatty()  # IPython colours its tracebacks; a log file wants text
     for name, error in sorted(failures):
-        print(f"error: {name}: {_strip_colour(error) if plain else error}", file=sys.stderr)
+        print(f"error: {name}: {strip_colour(error) if plain else error}", file=sys.stderr)
     if failures:
         raise ExecutionFailed(f"{len(failures)} of {len(sources)} chapters failed")
     return elapsed
@@ -175,11 +175,12 @@ def _stderr_error(nb) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- the worker process
-
-def _strip_colour(text: str) -> str:
+def strip_colour(text: str) -> str:
+    """``text`` without ANSI colour codes (IPython colours its tracebacks; a log file wants text)."""
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
+
+# --------------------------------------------------------------------------- the worker process
 
 def run_one(source: Path, output: Path, report: Path, timeout: int) -> int:
     """Execute one chapter in a fresh kernel, in its own folder; write the executed notebook to
