@@ -221,7 +221,7 @@ def report() -> None:
         print(f"{vocab:9,d} {full * 1e3:16.1f} " +
               " ".join(f"{ns_times[k][vocab] * 1e3:12.3f} {full / ns_times[k][vocab]:8.0f}x" for k in KS),
               flush=True)
-        del model
+        model = None  # free this V's embeddings before the next, larger one is made
         gc.collect()
     for k in KS:
         memory[k] = _memory_in_fresh_process(VOCABS[-1], k)

@@ -752,3 +752,35 @@ def test_cme_stationary_equals_the_null_vector_of_the_dense_generator():
     null = np.linalg.svd(Q)[2][-1]
     null = null / null.sum()
     np.testing.assert_allclose(p.ravel(), null, atol=1e-10)
+
+
+# ----------------------------------------------------------------------------------------------
+# the homodimer convention, against GillesPy2's
+
+
+def test_homodimer_propensity_counts_unordered_pairs():
+    k = 0.7
+    net = ReactionNetwork(["2 A -> B"], rates=[k])
+    x = torch.arange(8)
+    a = net.propensities(torch.stack([x, torch.zeros_like(x)], -1))[:, 0]
+    torch.testing.assert_close(a, k * x.double() * (x.double() - 1) / 2, rtol=1e-15, atol=0)
+
+
+def test_a_gillespy2_homodimer_rate_is_doubled_here():
+    """GillesPy2's own propensity string for ``2 A -> 0`` (its mass-action code, volume 1)
+    equals ours at twice its rate, for every count: the conversion the docstring states."""
+    gillespy2 = pytest.importorskip("gillespy2")
+    k_g = 0.3
+    model = gillespy2.Model("dimer")
+    species = gillespy2.Species(name="A", initial_value=10)
+    rate = gillespy2.Parameter(name="k", expression=k_g)
+    model.add_species(species)
+    model.add_parameter(rate)
+    reaction = gillespy2.Reaction(name="r", reactants={species: 2}, products={}, rate=rate)
+    model.add_reaction(reaction)
+    ours = ReactionNetwork(["2 A -> 0"], rates=[2 * k_g])
+    for count in range(8):
+        theirs = eval(reaction.propensity_function, {}, {"k": k_g, "A": count, "vol": 1.0})
+        mine = ours.propensities(torch.tensor([count]))[0].item()
+        assert mine == pytest.approx(theirs, rel=1e-15, abs=0), count
+    assert r"k = 2\,k_\text{GillesPy2}" in ReactionNetwork.__doc__  # and users are told
