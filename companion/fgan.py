@@ -27,7 +27,7 @@ the GAN value function :math:`\mathbb E_P\log D + \mathbb E_Q\log(1 - D)` plus :
 
 Kernels are PyTorch, take device and dtype from their inputs and work on any shape; the
 quadrature references (:func:`divergence_quad`, :func:`gaussian_divergence`) use SciPy and return
-Python floats.
+Python floats. The figures are in :mod:`companion.figures.fgan` (also here as ``plot_*``, loaded on use).
 """
 
 from __future__ import annotations
@@ -920,7 +920,7 @@ def fit_gaussian_by_quadrature(log_p: torch.Tensor, x: torch.Tensor, name: str,
 
 
 # ----------------------------------------------------------------------------------------------
-# slider demos: plain functions returning figures
+# the slider's bound by quadrature (companion.figures.fgan draws it)
 
 
 BOUND_GRID = (-16.0, 20.0, 4001)  # wide enough for the χ² integrands of the slider range
@@ -967,7 +967,3 @@ def mixed_critic_bound(log_p: torch.Tensor, log_q: torch.Tensor, x: torch.Tensor
         t = s * div.optimal_critic(log_p - log_q) + (1 - s) * c
         conj = div.conjugate(t)
     return torch.trapezoid(torch.exp(log_p) * t - torch.exp(log_q) * conj, x)
-
-
-
-

@@ -35,6 +35,9 @@ Losses are in nats (natural logarithms). ``validate=True`` checks the targets' v
 the logits are finite) at the cost of one device-to-host synchronisation; pass ``False`` inside a
 hot, already-checked loop (or under ``torch.compile``, where the check would break the graph).
 
+The figures (:func:`~companion.figures.focal.plot_losses`, :func:`~companion.figures.focal.plot_imbalance`)
+are in :mod:`companion.figures.focal`.
+
 Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
 """
 
@@ -59,7 +62,8 @@ __getattr__, __dir__ = lazy(__name__, ("plot_imbalance", "plot_losses"))
 __all__ = [
     "hard_truncated_bce", "soft_truncated_bce", "focal_bce", "focal_star_bce",
     "hard_truncated_ce", "soft_truncated_ce", "focal_ce", "focal_star_ce",
-    "imbalanced_moons", "mlp", "Fit", "fit", "average_precision", "loss_share",
+    "imbalanced_moons", "mlp", "Fit", "fit", "epochs_to_reach", "epochs_to_stay", "SpeedRun",
+    "learning_speed", "speed_table", "average_precision", "loss_share",
     "Calibration", "calibration", "pointwise_risk", "risk_minimiser",
     "imbalance_losses", "imbalance_experiment",
 ]
@@ -518,7 +522,7 @@ def focal_star_ce(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0
 
 
 # ---------------------------------------------------------------------------------------------
-# Experiments of the chapter: data, a small trainer, metrics, slider demos
+# Experiments of the chapter: data, a small trainer, metrics
 # ---------------------------------------------------------------------------------------------
 
 def imbalanced_moons(n_pos: int, imbalance: float, *, seed: int, noise: float = 0.15):
@@ -941,5 +945,3 @@ def imbalance_experiment(imbalance: float, *, seed: int = 0, n_pos: int = 50,
                 "model": model,
             }
     return results
-
-

@@ -35,7 +35,8 @@ event, biased towards states with large :math:`a_0`, whose limit is :func:`jump_
 :func:`compare_weightings` runs both on several independent paths, and :func:`batch_means` gives
 the standard error of an average along one correlated path. :func:`cme_generator`,
 :func:`cme_stationary` and :func:`cme_transient` solve the truncated master equation directly,
-and :func:`mass_action_ode` gives the deterministic mean-field limit, for checks.
+and :func:`mass_action_ode` gives the deterministic mean-field limit, for checks. The figures
+are in :mod:`companion.figures.gillespie` (also here as ``plot_*``, loaded on use).
 
 Introduced in: Gillespie simulation (kexue.fm/archives/5607).
 """
@@ -142,9 +143,12 @@ class ReactionNetwork:
             ``reactions``. When given, every species in a reaction must be listed.
 
     Attributes:
-        species: tuple of ``S`` names. reactions: tuple of the original strings.
-        rates: float64 tensor ``[R]``. reactants, products: int64 tensors ``[R, S]``
-        (:math:`\nu^-`, :math:`\nu^+`). change: ``products - reactants``, int64 ``[R, S]``.
+        species: tuple of ``S`` names.
+        reactions: tuple of the original strings.
+        rates: float64 tensor ``[R]``.
+        reactants: int64 tensor ``[R, S]``, :math:`\nu^-`.
+        products: int64 tensor ``[R, S]``, :math:`\nu^+`.
+        change: ``products - reactants``, int64 ``[R, S]``.
 
     Introduced in: Gillespie simulation (kexue.fm/archives/5607).
     """
@@ -1224,7 +1228,7 @@ def mass_action_ode(network: ReactionNetwork, x0, t_grid) -> np.ndarray:
     return solution.y.T.copy()
 
 
-# ------------------------------------------------------------------------ theory and slider demos
+# ------------------------------------------------------------------------ theory
 
 def two_stage_moments(k_m: float, k_p: float, gamma_m: float, gamma_p: float) -> dict:
     r"""Stationary moments of the two-stage gene-expression model (Su's example).
@@ -1341,9 +1345,3 @@ def compare_weightings(network: ReactionNetwork, x0, species: str, *, n_events: 
     return dict(time_means=np.array(time_means), event_means=np.array(event_means),
                 event_means_all=np.array(event_all), values=support, time_probs=pooled(0),
                 event_probs=pooled(1), path=first)
-
-
-
-
-
-

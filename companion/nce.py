@@ -24,8 +24,9 @@ its Bayes-optimal value is :math:`\log p_d(x) - \log(\nu p_n(x))`, so at the opt
   :func:`sample_quartic`, :class:`Noise1D`, :func:`fit_quartic_nce` (Newton's method on
   :func:`nce_loss`, batched over independent problems) and :func:`nce_asymptotic_covariance`
   (the estimator's covariance, Gutmann and Hyvärinen 2012).
-* :func:`topic_corpus` and :func:`train_sgns` for the synthetic word-embedding experiment; the
-  slider demos :func:`plot_quartic_nce` and :func:`plot_negative_sampling`.
+* :func:`topic_corpus` and :func:`train_sgns` for the synthetic word-embedding experiment. The
+  slider demos :func:`~companion.figures.nce.plot_quartic_nce` and
+  :func:`~companion.figures.nce.plot_negative_sampling` are in :mod:`companion.figures.nce`.
 
 Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
 """
@@ -940,8 +941,3 @@ def train_sgns(centres, contexts, vocab_size: int, k: int, alpha: float = 1.0, d
 # ---------------------------------------------------------------------------------------------
 # Slider demos
 # ---------------------------------------------------------------------------------------------
-
-
-
-
-

@@ -614,17 +614,3 @@ def slerp_normal(z1: torch.Tensor, z2: torch.Tensor, alpha) -> torch.Tensor:
     z1, z2 = _endpoints(z1, z2)
     theta = _alpha(alpha, z1) * (math.pi / 2)
     return torch.cos(theta) * z1 + torch.sin(theta) * z2
-
-
-# ----------------------------------------------------------------------------------------------
-# slider demos: plain functions returning figures
-
-
-
-
-
-
-
-
-
-

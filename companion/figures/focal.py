@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from companion import budget, style
+from companion import budget
 from companion.focal import (
     _step,
     focal_bce,
@@ -19,7 +19,7 @@ from companion.focal import (
     imbalance_experiment,
     soft_truncated_bce,
 )
-from companion.style import styled
+from companion.style import COLORS, figure, styled
 
 
 @styled
@@ -51,17 +51,17 @@ def plot_losses(m: float = 0.5, K: float = 1.0, gamma: float = 1.0, alpha=None):
                torch.sigmoid(K * (threshold - x.detach())),
                (1.0 if alpha is None else alpha) * (1 - p) ** gamma]
 
-    fig, axes = style.figure(1, 3, width=10, height=3.2)
+    fig, axes = figure(1, 3, width=10, height=3.2)
     # Focal is drawn dashed and thin over a wide smoothed line, so that both stay visible
     # where they coincide (K = gamma = 1, m = 0.5).
     styles = [dict(ls="--", lw=1.8), dict(lw=1.8), dict(lw=3.2), dict(ls=(0, (3, 2)), lw=1.6)]
     for i, (name, loss) in enumerate(curves.items()):
         (grad,) = torch.autograd.grad(loss.sum(), x)
-        axes[0].plot(xs, loss.detach().numpy(), color=style.COLORS[i], label=name, **styles[i])
-        axes[1].plot(xs, grad.numpy(), color=style.COLORS[i], **styles[i])
-        axes[2].plot(xs, weights[i].numpy(), color=style.COLORS[i], **styles[i])
+        axes[0].plot(xs, loss.detach().numpy(), color=COLORS[i], label=name, **styles[i])
+        axes[1].plot(xs, grad.numpy(), color=COLORS[i], **styles[i])
+        axes[2].plot(xs, weights[i].numpy(), color=COLORS[i], **styles[i])
     for ax in axes:
-        ax.axvspan(threshold, 6, color=style.COLORS[1], alpha=0.08, lw=0)
+        ax.axvspan(threshold, 6, color=COLORS[1], alpha=0.08, lw=0)
         ax.set_xlabel("logit $x$ of a positive sample")
     axes[0].set(ylabel="loss", ylim=(0, 4), title="loss")
     axes[1].set(ylabel=r"$\partial L/\partial x$", ylim=(-1.05, 0.05),
@@ -78,8 +78,8 @@ def plot_imbalance(imbalance: float = 100, seed: int = 0, steps: int | None = No
     precision and of the share of its training loss carried by easy negatives.
 
     The toy problem at ``imbalance`` negatives per positive, trained with each loss of
-    :func:`imbalance_losses`: the data and two decision boundaries, the positives' test average
-    precision, and the share of each loss carried by easy negatives.
+    :func:`~companion.focal.imbalance_losses`: the data and two decision boundaries, the
+    positives' test average precision, and the share of each loss carried by easy negatives.
 
     Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """
@@ -88,16 +88,16 @@ def plot_imbalance(imbalance: float = 100, seed: int = 0, steps: int | None = No
     X, y, X_test, y_test = res.pop("_data")
     names = list(res)
 
-    fig, axes = style.figure(1, 3, width=11.5, height=3.6, width_ratios=[1.2, 1, 1])
+    fig, axes = figure(1, 3, width=11.5, height=3.6, width_ratios=[1.2, 1, 1])
     ax = axes[0]
     pos = y == 1
     n_pos = int(pos.sum())
     hard = X[n_pos: 2 * n_pos]               # imbalanced_moons puts the hard negatives next
     ax.scatter(hard[:, 0], hard[:, 1], s=6, color="0.45", label=f"hard negatives ({n_pos})")
-    ax.scatter(X[pos, 0], X[pos, 1], s=6, color=style.COLORS[0], label=f"positives ({int(pos.sum())})")
+    ax.scatter(X[pos, 0], X[pos, 1], s=6, color=COLORS[0], label=f"positives ({int(pos.sum())})")
     g0, g1 = torch.meshgrid(torch.linspace(-1.5, 2.5, 161), torch.linspace(-1.2, 1.7, 121), indexing="xy")
     grid = torch.stack([g0.reshape(-1), g1.reshape(-1)], dim=1)
-    for name, color in ((names[0], style.COLORS[1]), (names[4], style.COLORS[2])):
+    for name, color in ((names[0], COLORS[1]), (names[4], COLORS[2])):
         with torch.no_grad():
             z = res[name]["model"](grid).reshape(g0.shape)
         ax.contour(g0, g1, z, levels=[0.0], colors=[color], linewidths=1.5)
@@ -109,14 +109,14 @@ def plot_imbalance(imbalance: float = 100, seed: int = 0, steps: int | None = No
     # The AP axis starts near the lowest AP (not at 0), so that 0.98 and 0.998 look different.
     low = max(0.0, math.floor(10 * min(res[n]["ap"] for n in names)) / 10 - 0.1)
     axes[1].barh(ys, [res[n]["ap"] - low for n in names], left=low,
-                 color=style.COLORS[: len(names)])
+                 color=COLORS[: len(names)])
     axes[1].set(yticks=list(ys), yticklabels=names, xlim=(low, 1),
                 xlabel=f"test average precision (axis from {low:.1f})", title="positives' AP")
     axes[1].invert_yaxis()
     for i, n in enumerate(names):
         axes[1].text(low + 0.02 * (1 - low), i, f"{res[n]['ap']:.3f}", va="center", fontsize=8,
                      color="white")
-    axes[2].barh(ys, [res[n]["easy_share"] for n in names], color=style.COLORS[: len(names)])
+    axes[2].barh(ys, [res[n]["easy_share"] for n in names], color=COLORS[: len(names)])
     axes[2].set(yticks=list(ys), yticklabels=[], xlim=(0, 1),
                 xlabel="share of its own training loss", title="carried by easy negatives (p < 0.1)")
     axes[2].invert_yaxis()

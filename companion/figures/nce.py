@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from companion import budget, style
+from companion import budget
 from companion.nce import (
     Noise1D,
     fit_quartic_nce,
@@ -24,7 +24,7 @@ from companion.nce import (
     train_sgns,
     unigram_noise,
 )
-from companion.style import styled
+from companion.style import COLORS, figure, styled
 
 
 def _quartic_density(a, b, x):
@@ -61,11 +61,11 @@ def plot_quartic_nce(a: float = 0.5, b: float = 0.25, nu: float = 1.0, noise: st
     p_true = _quartic_density(a, b, x)
     with np.errstate(over="ignore"):   # a fit from noise that misses the tails can have b < 0
         p_fit = np.exp(np.minimum(-a_hat * x * x - b_hat * x**4 - c_hat, 50.0))
-    fig, (left, right) = style.figure(1, 2, width=9.0, height=3.4)
-    left.hist(x_data.numpy(), bins=60, density=True, alpha=0.35, color=style.COLORS[0], label=f"{n} data")
+    fig, (left, right) = figure(1, 2, width=9.0, height=3.4)
+    left.hist(x_data.numpy(), bins=60, density=True, alpha=0.35, color=COLORS[0], label=f"{n} data")
     left.plot(x, p_true, color="black", lw=1.5, label="true density")
-    left.plot(x, noise_.pdf(x), color=style.COLORS[4], ls=":", label="noise")
-    left.plot(x, p_fit, color=style.COLORS[1], ls="--", label=r"NCE: $e^{G-\hat c}$")
+    left.plot(x, noise_.pdf(x), color=COLORS[4], ls=":", label="noise")
+    left.plot(x, p_fit, color=COLORS[1], ls="--", label=r"NCE: $e^{G-\hat c}$")
     left.set(xlabel="x", ylabel="density", xlim=(-span, span), ylim=(0, 1.35 * p_true.max()),
              title=rf"$\hat c={c_hat:.3f}$, $\log Z={log_z:.3f}$ (sd $\approx${sd:.3f})")
     left.legend(fontsize=7, loc="upper right")
@@ -73,7 +73,7 @@ def plot_quartic_nce(a: float = 0.5, b: float = 0.25, nu: float = 1.0, noise: st
         bayes = p_true / (p_true + nu * noise_.pdf(x))
         h = -a_hat * x * x - b_hat * x**4 - c_hat - np.log(nu * noise_.pdf(x))
     right.plot(x, bayes, color="black", lw=2.5, alpha=0.4, label=r"Bayes: $p_d/(p_d+\nu p_n)$")
-    right.plot(x, 1 / (1 + np.exp(-h)), color=style.COLORS[1], ls="--", label=r"NCE: $\sigma(h)$")
+    right.plot(x, 1 / (1 + np.exp(-h)), color=COLORS[1], ls="--", label=r"NCE: $\sigma(h)$")
     right.set(xlabel="x", ylabel="P(data | x)", ylim=(-0.03, 1.03), xlim=(-span, span),
               title=rf"classifier, $\nu={nu:g}$: $\hat a={a_hat:.2f}$, $\hat b={b_hat:.2f}$")
     right.legend(fontsize=7, loc="lower center")
@@ -89,7 +89,7 @@ def plot_negative_sampling(k: int = 1, alpha: float = 1.0, steps: int | None = N
 
     Skip-gram with ``k`` negatives from :math:`q \propto \mathrm{count}^\alpha` on a synthetic
     corpus (30 words, full-rank vectors); learned scores against the closed form
-    :func:`shifted_pmi` for this noise, and against :math:`\mathrm{PMI} - \log k`.
+    :func:`~companion.nce.shifted_pmi` for this noise, and against :math:`\mathrm{PMI} - \log k`.
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
@@ -107,15 +107,15 @@ def plot_negative_sampling(k: int = 1, alpha: float = 1.0, steps: int | None = N
     seen = counts > 0
     rms = math.sqrt(float((weight * (scores - target) ** 2)[seen].sum()))
 
-    fig, (left, right) = style.figure(1, 2, width=9.0, height=3.4)
+    fig, (left, right) = figure(1, 2, width=9.0, height=3.4)
     lo, hi = float(target[seen].min()) - 0.3, float(target[seen].max()) + 0.3
-    left.scatter(target[seen], scores[seen], s=6, alpha=0.5, color=style.COLORS[0], label="word pairs")
+    left.scatter(target[seen], scores[seen], s=6, alpha=0.5, color=COLORS[0], label="word pairs")
     left.plot([lo, hi], [lo, hi], color="black", lw=1, label="learned = closed form")
     left.legend(fontsize=7, loc="upper left")
     left.set(xlabel=r"closed form $\log\frac{\#(i,j)}{\#(i)\,q(j)} - \log k$",
              ylabel=r"learned $\langle u_i, v_j\rangle$",
              title=rf"$k={k}$, $\alpha={alpha:g}$: weighted RMS error {rms:.3f}")
-    right.scatter(pmi_k[seen], scores[seen], s=6, alpha=0.5, color=style.COLORS[1], label="word pairs")
+    right.scatter(pmi_k[seen], scores[seen], s=6, alpha=0.5, color=COLORS[1], label="word pairs")
     right.plot([lo, hi], [lo, hi], color="black", lw=1, label="learned = PMI - log k")
     right.legend(fontsize=7, loc="upper left")
     right.set(xlabel=r"PMI$(i,j) - \log k$", ylabel=r"learned $\langle u_i, v_j\rangle$",
