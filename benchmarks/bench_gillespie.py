@@ -40,6 +40,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -194,14 +195,46 @@ def _ratio(a, b) -> str:
     return f"{a / b:8.3g}x" if isinstance(a, float) and isinstance(b, float) else f"{'-':>9s}"
 
 
-def _check(fn):
-    """None when ``fn()`` runs, else a one-line reason."""
+def _attempt(fn, *args, **kwargs):
+    """``(fn(*args, **kwargs), None)``, or ``(None, a one-line reason)`` when it raises."""
     try:
-        fn()
-        return None
+        return fn(*args, **kwargs), None
     except Exception as exc:  # noqa: BLE001 - any failure makes the contender unavailable
         lines = str(exc).strip().splitlines() or [""]
-        return f"{type(exc).__name__}: {lines[0][:160]}"
+        return None, f"{type(exc).__name__}: {lines[0][:160]}"
+
+
+def _ours(net, x0, t_max, n_traj, backend, t_run, per_traj, final):
+    """``run(i)`` for :func:`best_rate`: our ``ssa`` to ``t_run``, seed i. A run to the row's
+    full horizon ``t_max`` also fills ``per_traj`` (events per trajectory, for GillesPy2's
+    estimate; from the first backend, or the only one) and ``final`` (mean end states)."""
+    grid = torch.linspace(0.0, t_run, GRID_POINTS, dtype=torch.float64)
+
+    def run(i):
+        ens = ssa(net, x0=x0, t_max=t_run, n_traj=n_traj, seed=i, t_grid=grid, backend=backend)
+        events = int(ens.n_events.sum())
+        if t_run == t_max and (backend == BACKENDS[0] or not per_traj):
+            per_traj.append(events / n_traj)
+            final[backend] = ens.x[:, -1].double().mean(dim=0)
+            final["alive"] = float((ens.x[:, -1] > 0).all(dim=1).double().mean())
+        return events
+
+    return run
+
+
+def _theirs(model, solver, t_max, n_traj, events_per_traj, last):
+    """``run(i)`` for :func:`best_rate`: GillesPy2's compiled SSA, seed i + 1; its result goes in
+    ``last[0]``. It counts no events: the rate uses ``n_traj x events_per_traj`` (ours)."""
+
+    def run(i):
+        last[:] = [model.run(solver=solver, number_of_trajectories=n_traj, seed=i + 1)]
+        end = float(last[0][0]["time"][-1])
+        if len(last[0]) != n_traj or not math.isclose(end, t_max, rel_tol=1e-9):
+            raise RuntimeError(f"GillesPy2 ran {len(last[0])} trajectories to t = "
+                               f"{end}, asked for {n_traj} to {t_max}")
+        return n_traj * events_per_traj
+
+    return run
 
 
 def report() -> None:
@@ -232,17 +265,16 @@ def report() -> None:
         net1, x01 = model.network(model.rows[1][1])
         for backend in BACKENDS:
             if backend not in unavailable:
-                reason = _check(lambda: ssa(net1, x0=x01, t_max=1e-3, n_traj=4, seed=0,
-                                            backend=backend))
+                _, reason = _attempt(ssa, net1, x0=x01, t_max=1e-3, n_traj=4, seed=0, backend=backend)
                 if reason:
                     unavailable[backend] = reason
 
         # Python loop: one trajectory of the n = 1 row, 2 x 10^5 events, the same rate every row.
         t_max1 = model.rows[1][0]
-        py_rate = best_rate(lambda i: python_direct_method(net1, x01, t_max1, PYTHON_EVENTS, i),
+        # the repeat index i is the seed, the last argument
+        py_rate = best_rate(partial(python_direct_method, net1, x01, t_max1, PYTHON_EVENTS),
                             REPEATS["Python"])
-        article_rates.append(best_rate(
-            lambda i: article_style_loop(net1, x01, t_max1, ARTICLE_EVENTS, i), 2))
+        article_rates.append(best_rate(partial(article_style_loop, net1, x01, t_max1, ARTICLE_EVENTS), 2))
 
         solvers = {}
         for n_traj in N_TRAJS:
@@ -257,18 +289,7 @@ def report() -> None:
                 # The lock-step torch backend pays ~70 us of tensor launches per event on a
                 # single trajectory: its n = 1 row runs a shorter horizon (events/s is per event).
                 t_run = model.torch_t1 if backend == "torch" and n_traj == 1 else t_max
-                run_grid = torch.linspace(0.0, t_run, GRID_POINTS, dtype=torch.float64)
-
-                def run(i, backend=backend, t_run=t_run, run_grid=run_grid):
-                    ens = ssa(net, x0=x0, t_max=t_run, n_traj=n_traj, seed=i, t_grid=run_grid,
-                              backend=backend)
-                    events = int(ens.n_events.sum())
-                    if t_run == t_max and (backend == BACKENDS[0] or not per_traj):
-                        per_traj.append(events / n_traj)
-                        final[backend] = ens.x[:, -1].double().mean(dim=0)
-                        final["alive"] = float((ens.x[:, -1] > 0).all(dim=1).double().mean())
-                    return events
-
+                run = _ours(net, x0, t_max, n_traj, backend, t_run, per_traj, final)
                 rates[backend] = best_rate(run, REPEATS[backend])
                 if backend == "numba" and n_traj == 10_000:
                     # GillesPy2 simulates on one core: numba's rate on one thread, per core.
@@ -286,9 +307,11 @@ def report() -> None:
             gp2, key = "n/a", (model.name, omega)
             if "GillesPy2" not in unavailable and key not in solvers:
                 name = f"{model.name}_{omega}".replace("-", "_")
-                reason = _check(lambda: solvers.setdefault(key, gillespy2_solver(net, x0, name)))
+                built, reason = _attempt(gillespy2_solver, net, x0, name)
                 if reason:
                     unavailable["GillesPy2"] = reason
+                else:
+                    solvers[key] = built
             if "GillesPy2" not in unavailable:
                 gp_model, solver = solvers[key]
                 # The solver simulates its own copy of the model: a new horizon goes on that
@@ -297,17 +320,8 @@ def report() -> None:
                 solver.model.timespan(np.linspace(0.0, t_max, GRID_POINTS))
                 gp_model.run(solver=solver, number_of_trajectories=1, seed=1)  # warm-up
                 last = []
-
-                def run_gp2(i):
-                    last[:] = [gp_model.run(solver=solver, number_of_trajectories=n_traj,
-                                            seed=i + 1)]
-                    end = float(last[0][0]["time"][-1])
-                    if len(last[0]) != n_traj or not math.isclose(end, t_max, rel_tol=1e-9):
-                        raise RuntimeError(f"GillesPy2 ran {len(last[0])} trajectories to t = "
-                                           f"{end}, asked for {n_traj} to {t_max}")
-                    return n_traj * mean_events  # estimated: GillesPy2 counts no events
-
-                gp2 = best_rate(run_gp2, REPEATS["GillesPy2"])
+                gp2 = best_rate(_theirs(gp_model, solver, t_max, n_traj, mean_events, last),
+                                REPEATS["GillesPy2"])
                 if n_traj == 10_000 and BACKENDS[0] in final:
                     gp_final = np.array([[traj[s][-1] for s in net.species] for traj in last[0]])
                     ours = ", ".join(f"{s} {v:.1f}" for s, v in zip(net.species, final[BACKENDS[0]]))

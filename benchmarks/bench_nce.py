@@ -33,6 +33,7 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
 
 import torch
 from torch import nn
@@ -176,14 +177,14 @@ def _sampler_table():
     for vocab in VOCABS:
         probs = unigram_noise(zipf_counts(vocab), ALPHA)
         with threads(1):
-            build = best_of(lambda: NoiseSampler(probs), 3)
+            build = best_of(partial(NoiseSampler, probs), 3)
         alias, search = NoiseSampler(probs), NoiseSampler(probs, method="inverse_cdf")
         probs32 = probs.float()
         for n in (BATCH * k for k in KS):
             with threads(1):
-                times = [best_of(lambda: alias.sample(n, gen), SAMPLER_REPEATS),
-                         best_of(lambda: search.sample(n, gen), SAMPLER_REPEATS),
-                         best_of(lambda: torch.multinomial(probs32, n, replacement=True, generator=gen),
+                times = [best_of(partial(alias.sample, n, gen), SAMPLER_REPEATS),
+                         best_of(partial(search.sample, n, gen), SAMPLER_REPEATS),
+                         best_of(partial(torch.multinomial, probs32, n, replacement=True, generator=gen),
                                  SAMPLER_REPEATS)]
             print(f"{vocab:9,d} {n:7,d} {times[0] * 1e3:12.3f} {times[1] * 1e3:18.3f} "
                   f"{times[2] * 1e3:18.3f} {build * 1e3:18.1f} ms")
@@ -206,7 +207,7 @@ def report() -> None:
         model = SkipGram(vocab)
         with threads(1):
             for k in KS:
-                ns_times[k][vocab] = best_of(lambda: model.negative_sampling_step(k), REPEATS_OURS)
+                ns_times[k][vocab] = best_of(partial(model.negative_sampling_step, k), REPEATS_OURS)
         if vocab == VOCABS[-1]:
             # One full-softmax step at V = 10^6 takes seconds: timed once, with its memory (its
             # blocks are hundreds of MB, always freshly mapped); its warm-up is the V = 10^5 run.
@@ -221,7 +222,7 @@ def report() -> None:
         print(f"{vocab:9,d} {full * 1e3:16.1f} " +
               " ".join(f"{ns_times[k][vocab] * 1e3:12.3f} {full / ns_times[k][vocab]:8.0f}x" for k in KS),
               flush=True)
-        del model
+        model = None  # free this V's embeddings before the next, larger one is made
         gc.collect()
     for k in KS:
         memory[k] = _memory_in_fresh_process(VOCABS[-1], k)

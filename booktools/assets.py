@@ -113,7 +113,7 @@ def ensure(dest: Path) -> Path:
     if dest.exists():
         shutil.rmtree(dest)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (spec, integrity, mapping) in PACKAGES.items():
+        for spec, integrity, mapping in PACKAGES.values():
             tarball = Path(tmp) / _pack(npm, spec, tmp)
             if _integrity(tarball) != integrity:
                 raise AssetError(f"{spec}: integrity mismatch, expected {integrity}")

@@ -34,6 +34,7 @@ from booktools.pairing import not_utf8
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = "notebooks"
+API_DIR = "api"  # notebooks/api/*.md: the package's reference, generated from its docstrings
 EXECUTION_MODES = ("force", "cache", "off")
 
 ARTICLE_RE = re.compile(r"https://kexue\.fm/archives/[1-9][0-9]*")
@@ -309,7 +310,8 @@ def jupyter_book_config(book: Book, assets: Path) -> dict:
     # sphinx-thebe declares its script constants twice per page (a console error) and names a
     # CDN; live code runs in JupyterLab here, so the extension is left out.
     extensions = [e for e in get_default_sphinx_config()["extensions"] if e != "sphinx_thebe"]
-    extensions.append("booktools.sphinx_ext")
+    # The API reference is generated from the docstrings (Google style: napoleon reads "Args:").
+    extensions += ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "booktools.sphinx_ext"]
     config = {
         "title": book.title,
         "author": ", ".join(book.authors),
@@ -339,7 +341,11 @@ def jupyter_book_config(book: Book, assets: Path) -> dict:
                 "language": book.language,
                 # The book's root is the repository; only the intro and the py:percent chapter
                 # sources are pages (not the .ipynb twins, the README or any cache folder).
-                "include_patterns": [f"{NOTEBOOK_DIR}/*.md", f"{NOTEBOOK_DIR}/*.py"],
+                "include_patterns": [f"{NOTEBOOK_DIR}/*.md", f"{NOTEBOOK_DIR}/*.py",
+                                     f"{NOTEBOOK_DIR}/{API_DIR}/*.md"],
+                "autodoc_member_order": "bysource",
+                "autodoc_typehints": "description",
+                "napoleon_numpy_docstring": False,
                 "html_static_path": [str(assets.resolve()), str(sphinx_ext.STATIC)],
                 "mathjax_path": asset_files.MATHJAX_ENTRY,
                 # No page carries ipywidgets state: progress bars are off in the static book
@@ -376,19 +382,26 @@ def source_note(book: Book) -> str:
             f"`%pip install \"kexue-companion[book] @ git+{book.repository}\"`.")
 
 
+def api_pages(book: Book) -> list[str]:
+    """The API reference's pages (``notebooks/api/*.md`` without the suffix), index first."""
+    folder = book.root / NOTEBOOK_DIR / API_DIR
+    names = sorted(p.stem for p in folder.glob("*.md")) if folder.is_dir() else []
+    return [f"{NOTEBOOK_DIR}/{API_DIR}/{n}" for n in sorted(names, key=lambda n: (n != "index", n))]
+
+
 def jupyter_book_toc(book: Book) -> dict:
-    """The ``_toc.yml``: the introduction, then the chapters in ``book.toml`` order."""
-    return {
-        "format": "jb-book",
-        "root": str(Path(book.intro).with_suffix("")),
-        "parts": [
-            {
-                "caption": "Chapters",
-                "numbered": True,
-                "chapters": [{"file": str(Path(c.notebook).with_suffix(""))} for c in book.chapters],
-            }
-        ],
-    }
+    """The ``_toc.yml``: the introduction, the chapters in ``book.toml`` order, then the API
+    reference (``notebooks/api/index.md`` and its pages) when the book has one."""
+    parts = [{
+        "caption": "Chapters",
+        "numbered": True,
+        "chapters": [{"file": str(Path(c.notebook).with_suffix(""))} for c in book.chapters],
+    }]
+    index, *pages = api_pages(book) or [None]
+    if index is not None:
+        parts.append({"caption": "The companion package",
+                      "chapters": [{"file": index, "sections": [{"file": p} for p in pages]}]})
+    return {"format": "jb-book", "root": str(Path(book.intro).with_suffix("")), "parts": parts}
 
 
 def write_config(book: Book, out: Path, assets: Path, only: list[str] | None = None,

@@ -192,7 +192,10 @@ _SLIDERS = r"""async (panel) => {
   for (let a = 0; a < inputs.length; a++) {
     const input = inputs[a], labels = data.labels[a], what = data.names[a];
     const start = input.value;
-    if (input.disabled) { if (labels.length > 1) out.push(`slider ${what} is disabled with ${labels.length} stops`); continue; }
+    if (input.disabled) {
+      if (labels.length > 1) out.push(`slider ${what} is disabled with ${labels.length} stops`);
+      continue;
+    }
     const [low, lowOk] = await set(input, input.min);
     const lowLabel = panel.querySelectorAll("output")[a].textContent;
     const [high, highOk] = await set(input, input.max);

@@ -8,6 +8,9 @@
   keeps only the first frame.
 * **The book's CSS and JS** (``booktools/static``): scroll cues, equation numbers on phones,
   captions, print rules, and the sidebar-toggle fix.
+* **Links into the API reference.** In a chapter, the first inline-code mention of a documented
+  ``companion`` function or class (```ssa```, ```gillespie.ssa(...)```, ```companion.gillespie.ssa```)
+  becomes a link to its entry; a name documented in several modules goes to the chapter's own.
 """
 
 from __future__ import annotations
@@ -69,7 +72,56 @@ def _page_context(app, pagename, templatename, context, doctree):
         context["ipynb_source"] = f"{pagename}.ipynb"
 
 
+# `name`, `module.name`, `name(...)`: what a chapter writes when it names a function.
+MENTION = re.compile(r"(?:[A-Za-z_][\w.]*\.)?([A-Za-z_]\w*)(?:\(.*\))?", re.S)
+
+
+def api_targets(objects: dict, chapter: str) -> dict[str, str]:
+    """``{short name: full name}`` of the documented ``companion`` objects a chapter may mention.
+
+    ``objects`` maps full names (``companion.figures.nce.plot_quartic_nce``) to their kind; a short
+    name shared by several modules resolves to the one of the chapter (its notebook's stem, e.g.
+    ``focal_loss`` for ``companion.focal``), else to none."""
+    home = chapter.split("_")[0]
+    candidates: dict[str, list[str]] = {}
+    for full, kind in objects.items():
+        if full.startswith("companion.") and kind in ("function", "class", "method", "data"):
+            candidates.setdefault(full.rsplit(".", 1)[1], []).append(full)
+    targets = {}
+    for short, fulls in candidates.items():
+        own = [f for f in fulls if home in f.split(".")[1:-1]]
+        if len(fulls) == 1 or len(own) == 1:
+            targets[short] = fulls[0] if len(fulls) == 1 else own[0]
+    return targets
+
+
+def _link_mentions(app, doctree, docname):
+    from docutils import nodes
+
+    source = Path(app.env.doc2path(docname))
+    if source.suffix != ".py":  # chapters only
+        return
+    domain = app.env.get_domain("py")
+    objects = {name: entry.objtype for name, entry in domain.objects.items()}
+    targets = api_targets(objects, source.stem)
+    seen = set()
+    for literal in list(doctree.findall(nodes.literal)):
+        if isinstance(literal.parent, (nodes.reference, nodes.literal_block)):
+            continue
+        match = MENTION.fullmatch(literal.astext().strip())
+        full = targets.get(match[1]) if match else None
+        if full is None or full in seen:
+            continue
+        seen.add(full)
+        entry = domain.objects[full]
+        uri = app.builder.get_relative_uri(docname, entry.docname) + "#" + entry.node_id
+        link = nodes.reference("", "", internal=True, refuri=uri, reftitle=full, classes=["api-link"])
+        literal.replace_self(link)
+        link.append(literal)
+
+
 def setup(app):
+    app.connect("doctree-resolved", _link_mentions)
     app.connect("html-page-context", _page_context, priority=400)
     app.add_css_file("companion-book.css")
     app.add_js_file("companion-book.js")

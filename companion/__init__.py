@@ -6,9 +6,25 @@ book's build tooling is not part of this package (it lives in ``booktools/`` in 
 Importing ``companion`` needs only the core dependencies.
 """
 
+import importlib
 import os
 
 __version__ = "0.1.0"
+
+# Reachable as attributes after ``import companion`` (``companion.gillespie.ssa``), each imported
+# on first use, so that importing the package stays cheap.
+SUBMODULES = ("capsule", "checks", "data", "fgan", "figures", "focal", "gillespie", "nce", "progress",
+              "style", "vib", "widgets")
+
+
+def __getattr__(name):
+    if name in SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(SUBMODULES))
 
 SMOKE_ENV = "COMPANION_SMOKE"
 DISPLAY_ENV = "COMPANION_WIDGETS"

@@ -1,7 +1,7 @@
 """Small image data sets for the chapters, read from disk only: nothing here downloads.
 
-* :func:`load_digits`: scikit-learn's bundled 8×8 handwritten digits (1,797 images), the default
-  data of the chapters, available offline.
+* :func:`load_digits`: the 1,797 8×8 handwritten digits that scikit-learn also bundles, shipped
+  in this package (no scikit-learn needed), the default data of the chapters.
 * :func:`load_mnist`: the real MNIST files (IDX format, optionally gzipped) for readers who have
   them; fetching them is left to the reader.
 * :func:`split_indices`: a seeded random train/test split of ``n`` samples.
@@ -11,6 +11,7 @@ normal distribution (kexue.fm/archives/6181).
 """
 
 import gzip
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -24,19 +25,19 @@ _IDX_IMAGES, _IDX_LABELS = 2051, 2049  # magic numbers: unsigned bytes, 3 and 1 
 
 
 def load_digits() -> tuple[torch.Tensor, torch.Tensor]:
-    """scikit-learn's 8×8 digits as ``(images [1797, 8, 8] float32 in [0, 1], labels [1797] int64)``.
+    """The 8×8 handwritten digits as ``(images [1797, 8, 8] float32 in [0, 1], labels [1797] int64)``.
 
-    The pixel values 0..16 are divided by 16. Needs scikit-learn (the ``book`` extra).
+    The data ship inside the package (``companion/datasets/digits.npz``, the same arrays as
+    ``sklearn.datasets.load_digits``; source and licence in ``datasets/SOURCE.md``: UCI, CC BY 4.0).
+    The pixel values 0..16 are divided by 16.
 
-    Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
+    Introduced in: Capsules as K-Means (kexue.fm/archives/5112); also used by the VAE chapter.
     """
-    try:
-        from sklearn.datasets import load_digits as sklearn_digits
-    except ImportError:
-        raise ImportError("load_digits needs scikit-learn: pip install -e '.[book]'") from None
-    bunch = sklearn_digits()
-    images = torch.from_numpy(bunch.images.astype(np.float32) / 16.0)
-    return images, torch.from_numpy(bunch.target.astype(np.int64))
+    with resources.files(__package__).joinpath("datasets", "digits.npz").open("rb") as file:
+        with np.load(file) as arrays:
+            images, labels = arrays["images"], arrays["labels"]
+    return (torch.from_numpy(images.astype(np.float32) / 16.0),
+            torch.from_numpy(labels.astype(np.int64)))
 
 
 def split_indices(n: int, n_train: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

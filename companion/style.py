@@ -4,9 +4,15 @@ Plot functions build figures with :func:`figure` instead of ``pyplot``: a ``Figu
 registered with pyplot is never shown twice by the inline backend and is freed with its last
 reference, which matters when a slider demo renders dozens of frames.
 
+The style never changes the caller's global ``matplotlib.rcParams``: :func:`figure` and every
+``plot_*`` function (through :func:`styled`) apply it in a ``rc_context`` while the figure and
+its artists are made, which is when lines, text and axes read it. A notebook that draws with
+its own code after :func:`figure` calls :func:`use` once, as the book's chapters do.
+
 Used by every chapter's figures (first in: Gillespie simulation).
 """
 
+import functools
 import io
 import sys
 
@@ -34,8 +40,21 @@ STYLE = {
 
 
 def use() -> None:
-    """Apply the book's style to matplotlib globally (also for pyplot users)."""
+    """Apply the book's style to matplotlib globally (also for pyplot users); the chapters call
+    this once, so that the lines they draw themselves match the ``plot_*`` figures."""
     matplotlib.rcParams.update(STYLE)
+
+
+def styled(plot):
+    """Decorate a function that returns a ``Figure``: it runs in the book's style, and the
+    caller's ``rcParams`` are as they were afterwards."""
+
+    @functools.wraps(plot)
+    def in_style(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return plot(*args, **kwargs)
+
+    return in_style
 
 
 def figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: float = 3.6, **kwargs):
@@ -46,12 +65,10 @@ def figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: float 
     """
     if nrows < 1 or ncols < 1:
         raise ValueError(f"nrows and ncols must be >= 1, got nrows={nrows}, ncols={ncols}")
-    # Global, not an rc_context: lines, labels and math are styled when they are drawn, which
-    # happens after this function returns.
-    use()
     _show_figures_in_ipython()
-    fig = Figure(figsize=(width, height), layout="constrained")
-    axes = fig.subplots(nrows, ncols, **kwargs)
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(width, height), layout="constrained")
+        axes = fig.subplots(nrows, ncols, **kwargs)
     return fig, axes
 
 

@@ -54,9 +54,14 @@ from matplotlib.patches import Patch
 import companion
 from companion import capsule as cap
 from companion import data
+from companion import style
 from companion.progress import tqdm
 from companion.style import COLORS, figure
 from companion.widgets import Choice, LogRange, Range, demo
+
+# The chapter's own figures in the book's style (the plot_* functions
+# apply it themselves, without changing matplotlib's global settings).
+style.use()
 
 SEED = 0
 N_SEEDS = companion.budget(full=4, smoke=1)       # training runs per model
@@ -484,7 +489,7 @@ def route_one_sample(u_hat, iters):
     Returns (outputs, couplings).
     """
     b = torch.zeros(u_hat.shape[:2], dtype=u_hat.dtype)
-    for r in range(iters):
+    for _ in range(iters):
         c = torch.softmax(b, dim=1)
         s = torch.einsum("ij,ijd->jd", c, u_hat)
         b = torch.einsum("ijd,jd->ij", u_hat, F.normalize(s, dim=-1))

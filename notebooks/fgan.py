@@ -50,9 +50,14 @@ import torch
 
 import companion
 from companion import fgan
+from companion import style
 from companion.progress import tqdm
 from companion.style import COLORS, figure
 from companion.widgets import Choice, LogRange, Range, demo
+
+# The chapter's own figures in the book's style (the plot_* functions
+# apply it themselves, without changing matplotlib's global settings).
+style.use()
 
 SEED = 0
 torch.manual_seed(SEED)
@@ -356,7 +361,10 @@ demo(fgan.plot_conjugate,
 # the grid of $u$ is extended.
 
 # %%
-def numerical_conjugate(div, t, grid=np.logspace(-6, 4, 4001)):
+U_GRID = np.logspace(-6, 4, 4001)
+
+
+def numerical_conjugate(div, t, grid=U_GRID):
     """sup over u >= 0 of t*u - f(u): a grid, then golden section in log u."""
     values = t * grid - div.f(torch.tensor(grid)).numpy()
     i = int(np.argmax(values))

@@ -59,6 +59,10 @@ from companion import style
 from companion.progress import tqdm
 from companion.widgets import Choice, LogRange, Range, demo
 
+# The chapter's own figures in the book's style (the plot_* functions
+# apply it themselves, without changing matplotlib's global settings).
+style.use()
+
 # The networks here are tiny: one thread is faster than handing each small
 # operation to two (and far faster when the machine is busy and the second
 # thread must be waited for).

@@ -44,8 +44,13 @@ from scipy import stats
 
 import companion
 from companion import gillespie as gil
+from companion import style
 from companion.progress import tqdm
 from companion.widgets import Choice, Range, demo
+
+# The chapter's own figures in the book's style (the plot_* functions
+# apply it themselves, without changing matplotlib's global settings).
+style.use()
 
 SEED = 0
 # events per single trajectory (Su's example ran 100,000 events)
@@ -180,6 +185,16 @@ ab = torch.stack([n, torch.zeros_like(n)], dim=-1)  # states (A, B = 0)
 a = dimer.propensities(ab).squeeze(-1)
 print("2A -> B propensity at A = 0..5:", a.tolist())
 assert torch.equal(a, 0.5 * n * (n - 1) / 2)
+
+# %% [markdown]
+# ```{admonition} Porting a rate from GillesPy2
+# :class: note
+# The binomial in {eq}`eq-propensity` counts *unordered* pairs, so a dimerisation `2 A -> B`
+# fires at $k\,x(x-1)/2$: the convention of Gillespie's 1977 paper and of the DSMTS test suite.
+# GillesPy2 writes the same mass-action reaction as $k\,x(x-1)$ (and its ODE as $k x^2$), so a
+# rate taken from a GillesPy2 model must be doubled here: $k = 2\,k_{\text{GillesPy2}}$.
+# Reactions between two different species need no change.
+# ```
 
 # %% [markdown]
 # ## Warm-up: birth and death
@@ -331,8 +346,6 @@ assert ratio > 1
 # of each species; the shaded start is the burn-in that the estimates above drop.
 
 # %% mystnb={"figure": {"caption": "The protein count along one long path of Su's model {eq}`eq-two-stage` (the article's first figure), started from one molecule of mRNA and of protein. The shaded start is the burn-in, dropped by every estimate in this chapter; the dotted line is the stationary mean.", "name": "fig-gillespie-path"}, "image": {"alt": "A noisy protein count against time over the whole path: it climbs from one molecule within the shaded burn-in and then fluctuates around a dotted line at the stationary mean."}} tags=["hide-input"]
-from companion import style
-
 fig, ax = style.figure(width=8.4, height=2.6)
 ax.plot(path.t, path.x[:, 1], lw=0.3, label="protein $n$ (one path)")
 ax.axvspan(0, t_burn, color="0.85", label="burn-in (dropped)")

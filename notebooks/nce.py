@@ -55,6 +55,10 @@ from companion import nce, style
 from companion.progress import tqdm
 from companion.widgets import Choice, demo
 
+# The chapter's own figures in the book's style (the plot_* functions
+# apply it themselves, without changing matplotlib's global settings).
+style.use()
+
 # Every tensor in this chapter is small, and on a busy machine waking a
 # second thread for each small operation costs far more than it saves:
 # one thread throughout (timings included).
@@ -264,18 +268,19 @@ x_n = noise.sample(int(nu * n_mc), gen)
 lp_d, lp_n = noise.log_prob(x_d), noise.log_prob(x_n)
 # dh / d(a, b, c):
 phi = lambda x: torch.stack([-x**2, -x**4, -torch.ones_like(x)], 1)
+g_of = lambda x, theta: -theta[0] * x**2 - theta[1] * x**4
 
 for offset in (0.0, 0.03):
     theta = torch.tensor([a0, b0, log_z0 + offset], dtype=torch.float64,
                          requires_grad=True)
-    g_of = lambda x: -theta[0] * x**2 - theta[1] * x**4
-    loss = nce.nce_loss(g_of(x_d), g_of(x_n), lp_d, lp_n, theta[2], nu)
+    g_d, g_n = g_of(x_d, theta), g_of(x_n, theta)
+    loss = nce.nce_loss(g_d, g_n, lp_d, lp_n, theta[2], nu)
     (grad,) = torch.autograd.grad(loss, theta)
     # Standard error from the per-sample terms: weight sigma(-h) on data,
     # nu sigma(h) on noise.
     with torch.no_grad():
-        w_d = torch.sigmoid(-nce.nce_logit(g_of(x_d), lp_d, theta[2], nu))
-        w_n = nu * torch.sigmoid(nce.nce_logit(g_of(x_n), lp_n, theta[2], nu))
+        w_d = torch.sigmoid(-nce.nce_logit(g_d, lp_d, theta[2], nu))
+        w_n = nu * torch.sigmoid(nce.nce_logit(g_n, lp_n, theta[2], nu))
         se = torch.sqrt((w_d[:, None] * phi(x_d)).var(0) / n_mc
                         + (w_n[:, None] * phi(x_n)).var(0) / x_n.numel())
     z = ", ".join(f"{v:+.2f}" for v in (grad / se).tolist())
@@ -308,6 +313,11 @@ for offset in (0.0, 0.03):
 log_true = lambda x: -a0 * x * x - b0 * x**4 - log_z0
 
 
+def quartic(a, lin, b, c):
+    """The log-density -a x^2 + lin x - b x^4 - c, as a function of x."""
+    return lambda x: -a * x * x + lin * x - b * x**4 - c
+
+
 def kl_from_truth(log_fit):
     """KL(p_d || the fitted density, normalised), by quadrature."""
     cross = quad(lambda x: math.exp(log_true(x)) * (log_true(x) - log_fit(x)))
@@ -337,9 +347,8 @@ for loc, width in [(0.0, 1.5), (1.0, 1.5)]:
           f"x-coefficient {lin_su:.3f} (true 0)")
     a_gh, b_gh, c_gh = (t.item() for t in (fit_gh.a, fit_gh.b, fit_gh.log_z))
     b_su = fit_su.b.item()
-    kl_gh = kl_from_truth(lambda x: -a_gh * x * x - b_gh * x**4 - c_gh)
-    kl_su = kl_from_truth(lambda x: -a_su * x * x + lin_su * x
-                          - b_su * x**4 - c_su)
+    kl_gh = kl_from_truth(quartic(a_gh, 0.0, b_gh, c_gh))
+    kl_su = kl_from_truth(quartic(a_su, lin_su, b_su, c_su))
     print(f"  KL(truth || fit): NCE form {kl_gh:.1e}, Su's form {kl_su:.1e}")
     if loc == 0.0:        # the same estimator, reparametrised
         assert abs(a_su - a_gh) < 1e-4 and abs(c_su - c_gh) < 1e-4

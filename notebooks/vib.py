@@ -53,9 +53,14 @@ from scipy import stats
 import companion
 from companion import data
 from companion import vib
+from companion import style
 from companion.progress import tqdm
 from companion.style import COLORS, figure
 from companion.widgets import Choice, Range, demo
+
+# The chapter's own figures in the book's style (the plot_* functions
+# apply it themselves, without changing matplotlib's global settings).
+style.use()
 
 SEED = 0
 # The networks here are tiny MLPs: one thread is the fastest, and two
@@ -969,20 +974,25 @@ table = [f"{'d':>5s} {'typical ||z||':>15s}   "
          f"{'':>5s} {'':>15s}   "
          f"{'prior draws':>12s} {'linear':>8s} {'(theory)':>9s} "
          f"{'spherical':>10s}"]
+
+
+def share_inside(z, lo, hi):
+    """The share of the rows of z whose norm lies in [lo, hi]."""
+    norm = z.norm(dim=-1)
+    return ((norm >= lo) & (norm <= hi)).double().mean().item()
+
+
 for d in (2, 8, 32, 128, 512):
     z1, z2 = torch.randn(2, 10_000, d, generator=g, dtype=torch.float64)
     lo, hi = stats.chi(d).ppf([0.005, 0.995])
 
-    def inside(z):
-        norm = z.norm(dim=-1)
-        return ((norm >= lo) & (norm <= hi)).double().mean().item()
-
     # a linear midpoint is N(0, I/2): twice its squared norm is chi²_d
     theory = np.diff(stats.chi2(d).cdf([2 * lo**2, 2 * hi**2]))[0]
-    linear = inside(vib.lerp(z1, z2, 0.5))
-    table.append(f"{d:5d} {lo:6.2f} to {hi:6.2f}   {inside(z1):12.3f} "
-                 f"{linear:8.3f} {theory:9.3f} "
-                 f"{inside(vib.slerp_normal(z1, z2, 0.5)):10.3f}")
+    prior = share_inside(z1, lo, hi)
+    linear = share_inside(vib.lerp(z1, z2, 0.5), lo, hi)
+    spherical = share_inside(vib.slerp_normal(z1, z2, 0.5), lo, hi)
+    table.append(f"{d:5d} {lo:6.2f} to {hi:6.2f}   {prior:12.3f} "
+                 f"{linear:8.3f} {theory:9.3f} {spherical:10.3f}")
     assert abs(linear - theory) < 4 * math.sqrt(0.25 / 10_000)
 print("\n".join(table))
 print("binomial standard error of a share from 10,000 pairs: at most 0.005;"

@@ -5,7 +5,6 @@ the real fetch is exercised by the book build test."""
 import base64
 import hashlib
 import io
-import json
 import os
 import re
 import stat

@@ -59,7 +59,8 @@ def test_built_pages_load_nothing_from_the_network(html_dir):
         offenders += [f"{page.relative_to(html_dir)}: <{t} {n}={v}>" for t, n, v in parser.loads if remote.match(v)]
     for sheet in html_dir.rglob("*.css"):
         text = sheet.read_text(encoding="utf-8", errors="replace")
-        offenders += [f"{sheet.relative_to(html_dir)}: {m}" for m in re.findall(r"url\(\s*['\"]?https?://[^)]*\)", text)]
+        remote = re.findall(r"url\(\s*['\"]?https?://[^)]*\)", text)
+        offenders += [f"{sheet.relative_to(html_dir)}: {m}" for m in remote]
     assert not offenders, "\n".join(offenders[:20])
 
 
@@ -445,7 +446,8 @@ def test_timeout_and_stderr_are_explained_on_the_console(tmp_path, fetched_asset
     result = _run_build(tmp_path, "--smoke")
     assert result.returncode == 1
     errors = result.stderr
-    assert re.search(r"notebooks/one\.py: .*limit of 3 s per cell.*\[execution\]\.timeout in book\.toml", errors), errors
+    limit = r"notebooks/one\.py: .*limit of 3 s per cell.*\[execution\]\.timeout in book\.toml"
+    assert re.search(limit, errors), errors
     assert "slow_marker = 1" in errors
     assert re.search(r"notebooks/two\.py: cell 2 wrote to stderr", errors), errors
     assert "UserWarning: the sky is falling" in errors
@@ -509,3 +511,66 @@ def test_jobs_must_be_a_positive_number(tmp_path, fetched_assets):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: BOOK_JOBS: 'two' is not a positive whole number of chapters run at once"]
+
+
+# ---------------------------------------------------------------- the API reference
+
+KERNEL_MODULES = ("capsule", "focal", "nce", "fgan", "vib", "gillespie")
+
+
+def _public(module):
+    import inspect
+
+    return [name for name, obj in vars(module).items() if not name.startswith("_")
+            and (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == module.__name__]
+
+
+@pytest.mark.parametrize("idea", KERNEL_MODULES)
+def test_api_page_documents_every_public_kernel_and_figure(html_dir, idea):
+    import importlib
+
+    page = (html_dir / "notebooks" / "api" / f"{idea}.html").read_text(encoding="utf-8")
+    kernels = importlib.import_module(f"companion.{idea}")
+    figures = importlib.import_module(f"companion.figures.{idea}")
+    names = [f"companion.{idea}.{n}" for n in _public(kernels)]
+    names += [f"companion.figures.{idea}.{n}" for n in _public(figures)]
+    missing = [name for name in names if f'id="{name}"' not in page]
+    assert not missing, f"not in the API reference: {missing}"
+    assert "Introduced in" in page  # the docstrings' own text, rendered
+
+
+def test_shared_modules_have_an_api_page(html_dir):
+    import companion
+    from companion import checks, data, style, widgets
+
+    page = (html_dir / "notebooks" / "api" / "shared.html").read_text(encoding="utf-8")
+    for module in (data, checks, style, widgets):
+        missing = [n for n in _public(module) if f'id="{module.__name__}.{n}"' not in page]
+        assert not missing, (module.__name__, missing)
+    assert 'id="companion.budget"' in page and 'id="companion.is_smoke"' in page
+    assert set(KERNEL_MODULES) | {"shared", "index"} == {
+        p.stem for p in (html_dir / "notebooks" / "api").glob("*.html")}
+    assert set(KERNEL_MODULES) <= set(companion.SUBMODULES)
+
+
+@pytest.mark.parametrize("relative", CHAPTER_PAGES)
+def test_chapter_links_its_functions_to_the_api_reference(html_dir, relative):
+    text = (html_dir / relative).read_text(encoding="utf-8")
+    links = re.findall(r'<a class="[^"]*api-link[^"]*" href="api/(\w+)\.html#([\w.]+)"', text)
+    assert links, f"{relative}: no link into the API reference"
+    targets = [target for _, target in links]
+    assert len(targets) == len(set(targets)), "only the first mention of a function is linked"
+    for page, target in links:
+        assert f'id="{target}"' in (html_dir / "notebooks" / "api" / f"{page}.html").read_text(encoding="utf-8")
+
+
+def test_api_targets_prefer_the_chapters_own_module():
+    from booktools.sphinx_ext import api_targets
+
+    objects = {"companion.focal.fit": "function", "companion.vib.fit": "function",
+               "companion.gillespie.ssa": "function", "companion.figures.nce.plot_q": "function",
+               "companion.vib.VIBNet.forward": "method", "other.package.ssa": "function"}
+    assert api_targets(objects, "focal_loss") == {"fit": "companion.focal.fit", "ssa": "companion.gillespie.ssa",
+                                                  "plot_q": "companion.figures.nce.plot_q",
+                                                  "forward": "companion.vib.VIBNet.forward"}
+    assert "fit" not in api_targets(objects, "gillespie")  # two candidates, neither the chapter's

@@ -153,6 +153,18 @@ def test_toc_lists_intro_then_chapters_in_order(book_dir):
     toc = bk.jupyter_book_toc(bk.load_book(book_dir))
     assert toc["format"] == "jb-book" and toc["root"] == "notebooks/intro"
     assert [c["file"] for c in toc["parts"][0]["chapters"]] == ["notebooks/one", "notebooks/two"]
+    assert len(toc["parts"]) == 1, "a book without notebooks/api/ has no API part"
+
+
+def test_toc_ends_with_the_api_reference_index_first(book_dir):
+    api = book_dir / "notebooks" / "api"
+    api.mkdir()
+    for name in ("zeta", "index", "alpha"):
+        (api / f"{name}.md").write_text(f"# {name}\n")
+    toc = bk.jupyter_book_toc(bk.load_book(book_dir))
+    reference = toc["parts"][1]["chapters"]
+    assert reference[0]["file"] == "notebooks/api/index"
+    assert [s["file"] for s in reference[0]["sections"]] == ["notebooks/api/alpha", "notebooks/api/zeta"]
 
 
 def test_config_maps_book_toml_and_stays_offline(book_dir, tmp_path):
@@ -162,7 +174,8 @@ def test_config_maps_book_toml_and_stays_offline(book_dir, tmp_path):
     assert config["execute"] == {"execute_notebooks": "force", "timeout": 60, "allow_errors": False,
                                  "stderr_output": "warn"}
     sphinx = config["sphinx"]["config"]
-    assert sphinx["include_patterns"] == ["notebooks/*.md", "notebooks/*.py"]
+    assert sphinx["include_patterns"] == ["notebooks/*.md", "notebooks/*.py", "notebooks/api/*.md"]
+    assert "sphinx.ext.autodoc" in sphinx["extensions"] and "sphinx.ext.napoleon" in sphinx["extensions"]
     assert sphinx["html_static_path"] == [str((tmp_path / "assets").resolve()), str(sphinx_ext.STATIC)]
     assert "booktools.sphinx_ext" in sphinx["extensions"]
     # Relative to the static folder, never a CDN address; panels need no widget manager.

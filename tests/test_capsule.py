@@ -386,7 +386,10 @@ def test_load_digits_is_the_bundled_set():
     images, labels = data.load_digits()
     assert images.shape == (1797, 8, 8) and images.dtype == torch.float32
     assert images.min() == 0 and images.max() == 1
-    assert torch.equal(torch.bincount(labels), torch.bincount(labels)) and set(labels.tolist()) == set(range(10))
+    # The UCI set has about 180 digits of each class, and pixels are counts 0..16 divided by 16.
+    counts = torch.bincount(labels, minlength=10)
+    assert len(counts) == 10 and counts.min() >= 170 and counts.max() <= 190, counts.tolist()
+    assert torch.equal(images * 16, (images * 16).round())
 
 
 def write_idx(path, array, magic, compress=False):

@@ -47,7 +47,7 @@ def test_values_and_gradients_equal_the_reference(variant, iters, K):
     ours = values_and_grads(dynamic_routing, u_hat, weights, **kwargs)
     ref = values_and_grads(dynamic_routing_reference, u_hat, weights, **kwargs)
     for name, a, b in zip(("v", "c", "grad"), ours, ref):
-        torch.testing.assert_close(a, b, **TOL, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(a, b, **TOL, msg=lambda m, name=name: f"{name}: {m}")
     if iters > 1:  # the couplings moved: a test that would notice gradients through them going missing
         assert not torch.allclose(ours[1], torch.full_like(ours[1], 1 / u_hat.shape[2]))
 

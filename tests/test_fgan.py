@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from scipy import integrate, optimize, special, stats
 
 from companion import fgan
@@ -409,7 +408,7 @@ def test_gradcheck_divergence_on_grid():
     log_p = fgan.mixture_log_prob(x, (0.3, 0.7), (-1.0, 1.0), (0.5, 0.7))
     for name in ("kl", "reverse_kl", "squared_hellinger", "jensen_shannon", "pearson_chi2", "jeffrey"):
         assert torch.autograd.gradcheck(
-            lambda p: fgan.divergence_on_grid(log_p, fgan.normal_log_prob(x, p[0], p[1].exp()), x, name),
+            lambda p, name=name: fgan.divergence_on_grid(log_p, fgan.normal_log_prob(x, p[0], p[1].exp()), x, name),
             (params,))
 
 

@@ -752,3 +752,78 @@ def test_cme_stationary_equals_the_null_vector_of_the_dense_generator():
     null = np.linalg.svd(Q)[2][-1]
     null = null / null.sum()
     np.testing.assert_allclose(p.ravel(), null, atol=1e-10)
+
+
+# ----------------------------------------------------------------------------------------------
+# the homodimer convention, against GillesPy2's
+
+# GillesPy2 parses its rate expressions with an ast visitor that Python 3.11 deprecates: its
+# warning, not ours.
+gillespy2_ast = pytest.mark.filterwarnings("ignore:visit_Num is deprecated:DeprecationWarning")
+
+
+def test_homodimer_propensity_counts_unordered_pairs():
+    k = 0.7
+    net = ReactionNetwork(["2 A -> B"], rates=[k])
+    x = torch.arange(8)
+    a = net.propensities(torch.stack([x, torch.zeros_like(x)], -1))[:, 0]
+    torch.testing.assert_close(a, k * x.double() * (x.double() - 1) / 2, rtol=1e-15, atol=0)
+
+
+@gillespy2_ast
+def test_a_gillespy2_homodimer_rate_is_doubled_here():
+    """GillesPy2's own propensity string for ``2 A -> 0`` (its mass-action code, volume 1)
+    equals ours at twice its rate, for every count: the conversion the docstring states."""
+    gillespy2 = pytest.importorskip("gillespy2")
+    k_g = 0.3
+    model = gillespy2.Model("dimer")
+    species = gillespy2.Species(name="A", initial_value=10)
+    rate = gillespy2.Parameter(name="k", expression=k_g)
+    model.add_species(species)
+    model.add_parameter(rate)
+    reaction = gillespy2.Reaction(name="r", reactants={species: 2}, products={}, rate=rate)
+    model.add_reaction(reaction)
+    ours = ReactionNetwork(["2 A -> 0"], rates=[2 * k_g])
+    for count in range(8):
+        theirs = eval(reaction.propensity_function, {}, {"k": k_g, "A": count, "vol": 1.0})
+        mine = ours.propensities(torch.tensor([count]))[0].item()
+        assert mine == pytest.approx(theirs, rel=1e-15, abs=0), count
+    assert r"k = 2\,k_\text{GillesPy2}" in ReactionNetwork.__doc__  # and users are told
+
+
+def _gillespy2_dimer_decay(gillespy2, k_g, x0, times):
+    """GillesPy2's own model of ``2 A -> 0`` at rate ``k_g``, as one of its users would write it."""
+    model = gillespy2.Model("dimer_decay")
+    species = gillespy2.Species(name="A", initial_value=x0, mode="discrete")
+    rate = gillespy2.Parameter(name="k", expression=k_g)
+    model.add_species(species)
+    model.add_parameter(rate)
+    model.add_reaction(gillespy2.Reaction(name="r", reactants={species: 2}, products={}, rate=rate))
+    model.timespan(times)
+    return model
+
+
+@gillespy2_ast
+def test_gillespy2_dimer_decay_matches_ours_at_twice_its_rate():
+    """GillesPy2's own solvers on ``2 A -> 0`` at rate k_g: its rate equation equals ours at
+    2 k_g, and its SSA mean lies within a few standard errors of our exact CME mean at 2 k_g,
+    while at k_g (the rate copied unchanged) our mean is far outside."""
+    gillespy2 = pytest.importorskip("gillespy2")
+    k_g, x0, n = 0.05, 20, 2000
+    times = np.linspace(0.0, 2.0, 5)
+    model = _gillespy2_dimer_decay(gillespy2, k_g, x0, times)
+    ours = ReactionNetwork(["2 A -> 0"], rates=[2 * k_g])
+
+    # d[A]/dt = -2 k_g [A]^2 in GillesPy2: [A](t) = x0 / (1 + 2 k_g x0 t)
+    theirs = np.asarray(model.run(solver=gillespy2.ODESolver)[0]["A"])
+    np.testing.assert_allclose(theirs, x0 / (1 + 2 * k_g * x0 * times), rtol=1e-4)
+    np.testing.assert_allclose(mass_action_ode(ours, [x0], times)[:, 0], theirs, rtol=1e-4)
+
+    runs = model.run(solver=gillespy2.NumPySSASolver, number_of_trajectories=n, seed=7)
+    counts = np.array([run["A"] for run in runs], dtype=np.float64)[:, 1:]
+    mean, se = counts.mean(0), counts.std(0, ddof=1) / math.sqrt(n)
+    states = np.arange(x0 + 1)
+    exact = cme_transient(ours, [x0], times[1:], [x0]) @ states
+    copied = cme_transient(ReactionNetwork(["2 A -> 0"], rates=[k_g]), [x0], times[1:], [x0]) @ states
+    assert np.all(np.abs(mean - exact) < 5 * se), (mean, exact, se)
+    assert np.all(np.abs(mean - copied) > 20 * se), (mean, copied, se)

@@ -226,7 +226,8 @@ def test_jupyterlab_ui_opens_the_chapter_as_a_notebook(lab, browser, suffix):
     outside = []
 
     def loopback_only(route):
-        if route.request.url.startswith((f"http://127.0.0.1:{lab.port}/", f"ws://127.0.0.1:{lab.port}/", "data:", "blob:")):
+        local = (f"http://127.0.0.1:{lab.port}/", f"ws://127.0.0.1:{lab.port}/", "data:", "blob:")
+        if route.request.url.startswith(local):
             route.continue_()
         else:
             outside.append(route.request.url)

@@ -33,7 +33,7 @@ def gen(seed=0):
 
 def quartic_moments(a, b, powers):
     log_z = quartic_log_z(a, b)
-    return [integrate.quad(lambda x: x**p * math.exp(-a * x * x - b * x**4 - log_z), -np.inf, np.inf,
+    return [integrate.quad(lambda x, p=p: x**p * math.exp(-a * x * x - b * x**4 - log_z), -np.inf, np.inf,
                            epsabs=0, epsrel=1e-12)[0] for p in powers]
 
 

@@ -13,9 +13,14 @@ from packaging.requirements import Requirement
 import companion
 
 ROOT = Path(__file__).resolve().parent.parent
-# conda-forge names that differ from PyPI's; conda-only tools have no PyPI twin.
-CONDA_TO_PYPI = {"pytorch": "torch", "matplotlib-base": "matplotlib"}
-CONDA_ONLY = {"python", "pip", "nodejs"}
+# conda-forge names that differ from PyPI's (checked on anaconda.org/conda-forge): `playwright`
+# there is the Node.js tool, the Python bindings are `playwright-python`.
+CONDA_TO_PYPI = {"pytorch": "torch", "matplotlib-base": "matplotlib", "playwright-python": "playwright"}
+# conda-forge packages that are something else than the PyPI package of the same name.
+NOT_THE_PYPI_PACKAGE = {"playwright": "playwright-python"}
+# Tools with no PyPI requirement of ours: the interpreter, npm for MathJax, and the compiler and
+# build tool GillesPy2's C++ solver needs at first use (pip users have them from the system).
+CONDA_ONLY = {"python", "pip", "nodejs", "gxx", "scons"}
 
 
 def pyproject():
@@ -48,6 +53,12 @@ def test_environment_yml_has_the_same_packages_as_pyproject():
     assert pip == ["-e ."], "environment.yml must install this package with pip, editable"
     conda = {CONDA_TO_PYPI.get(name, name) for name in specs} - CONDA_ONLY
     assert conda == set(pypi_requirements())
+
+
+def test_environment_yml_names_conda_forge_packages_not_their_namesakes():
+    specs, _ = conda_specs()
+    for name, right in NOT_THE_PYPI_PACKAGE.items():
+        assert name not in specs, f"conda-forge's {name!r} is not the PyPI package; use {right!r}"
 
 
 def test_environment_yml_uses_the_same_version_ranges():

@@ -40,7 +40,8 @@ def test_no_control_characters_in_strings(path):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             hit = (DOC_CONTROL if id(node) in docstrings else CONTROL).search(node.value)
             if hit:
-                bad.append(f"line {node.lineno}: {hit.group()!r} in {node.value[max(0, hit.start() - 20):hit.end() + 20]!r}")
+                around = node.value[max(0, hit.start() - 20):hit.end() + 20]
+                bad.append(f"line {node.lineno}: {hit.group()!r} in {around!r}")
     assert not bad, (f"{path.relative_to(ROOT)} has control characters in strings (a non-raw "
                      "string with a backslash?): " + "; ".join(bad))
 

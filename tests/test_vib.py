@@ -59,7 +59,7 @@ def test_kl_gradients_are_mu_and_half_expm1_logvar():
 def test_kl_gradcheck():
     mu, logvar = rand(3, 4, seed=7).requires_grad_(), rand(3, 4, seed=8).requires_grad_()
     for reduction in vib.REDUCTIONS:
-        assert torch.autograd.gradcheck(lambda m, v: vib.kl_std_normal(m, v, reduction), (mu, logvar))
+        assert torch.autograd.gradcheck(lambda m, v, r=reduction: vib.kl_std_normal(m, v, r), (mu, logvar))
 
 
 def test_monte_carlo_kl_agrees_within_three_standard_errors():
@@ -136,7 +136,7 @@ def test_sampling_and_paths_gradcheck():
     sample = lambda m, v: vib.reparameterize(m, v, generator=torch.Generator().manual_seed(38))
     assert torch.autograd.gradcheck(sample, (mu, logvar))
     for path in (vib.lerp, vib.slerp_normal):
-        assert torch.autograd.gradcheck(lambda a, b: path(a, b, 0.3), (mu, logvar))
+        assert torch.autograd.gradcheck(lambda a, b, path=path: path(a, b, 0.3), (mu, logvar))
 
 
 def test_evaluation_mode_is_deterministic():
