@@ -383,10 +383,17 @@ def source_note(book: Book) -> str:
 
 
 def api_pages(book: Book) -> list[str]:
-    """The API reference's pages (``notebooks/api/*.md`` without the suffix), index first."""
+    """The API reference's pages (``notebooks/api/*.md`` without the suffix): the index, then one
+    page per chapter's module in the chapters' order (``focal`` for ``focal_loss.py``), then the
+    rest by name."""
     folder = book.root / NOTEBOOK_DIR / API_DIR
-    names = sorted(p.stem for p in folder.glob("*.md")) if folder.is_dir() else []
-    return [f"{NOTEBOOK_DIR}/{API_DIR}/{n}" for n in sorted(names, key=lambda n: (n != "index", n))]
+    names = [p.stem for p in folder.glob("*.md")] if folder.is_dir() else []
+    order = [Path(c.notebook).stem.split("_")[0] for c in book.chapters]
+
+    def key(name):
+        return (name != "index", order.index(name) if name in order else len(order), name)
+
+    return [f"{NOTEBOOK_DIR}/{API_DIR}/{n}" for n in sorted(names, key=key)]
 
 
 def jupyter_book_toc(book: Book) -> dict:

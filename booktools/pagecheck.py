@@ -138,6 +138,22 @@ _GEOMETRY = r"""(desktop) => {
     const number = fig && fig.querySelector("figcaption .caption-number");
     if (!number) out.push(`${el.matches("img") ? "figure" : "slider panel"} without a numbered caption (${name(el)})`);
   });
+
+  // The page itself never scrolls sideways; the first thing that reaches past the screen (and
+  // is not inside a box that scrolls or clips) is named.
+  const screen = document.documentElement.clientWidth;
+  const extra = document.documentElement.scrollWidth - screen;
+  if (extra > tol) {
+    const boxed = (el) => {
+      for (let up = el.parentElement; up && up !== document.body; up = up.parentElement)
+        if (/auto|scroll|hidden|clip/.test(getComputedStyle(up).overflowX)) return true;
+      return false;
+    };
+    const culprit = Array.from(document.querySelectorAll("body *"))
+      .find((el) => el.children.length === 0 && rect(el).right > screen + tol && !boxed(el));
+    const what = culprit ? `: '${culprit.textContent.trim().slice(0, 40)}' (${name(culprit)})` : "";
+    out.push(`the page scrolls sideways, ${extra}px wider than the screen${what}`);
+  }
   return out;
 }""".replace("%BLANK%", str(BLANK_PX))
 
@@ -253,7 +269,9 @@ def problems(page, html_file: Path, widths=(1280, 390), shots: Path | None = Non
         found += geometry(page, width)
         if shots is not None:
             shots.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shots / f"{html_file.stem}-{width}.png"), full_page=True)
+            # notebooks/api/capsule.html is "api-capsule", apart from the chapter notebooks/capsule.html
+            folder = "" if html_file.parent.name == "notebooks" else f"{html_file.parent.name}-"
+            page.screenshot(path=str(shots / f"{folder}{html_file.stem}-{width}.png"), full_page=True)
     found += sliders(page)
     return found
 
@@ -277,7 +295,7 @@ def main(argv=None) -> int:
     if executable is None:
         print(f"error: no Chromium/Playwright to look at the pages: {INSTALL_HINT}", file=sys.stderr)
         return 2
-    pages = [args.html / p for p in args.page] if args.page else sorted(args.html.glob("notebooks/*.html"))
+    pages = [args.html / p for p in args.page] if args.page else sorted(args.html.glob("notebooks/**/*.html"))
     total = 0
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)

@@ -791,8 +791,10 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
 
     Each trajectory starts at ``x0`` and repeats, until time ``t_max`` or absorption,
 
-    .. math:: \tau = -\frac{\ln(1-u_1)}{a_0(x)}, \qquad
-       j = \min\Big\{j : \sum_{r\le j} a_r(x) > u_2\, a_0(x)\Big\}, \qquad
+    .. math::
+       \tau = -\frac{\ln(1-u_1)}{a_0(x)}, \qquad
+       j = \min\Big\{j : \sum_{r\le j} a_r(x) > u_2\, a_0(x)\Big\},
+
        (t, x) \leftarrow (t + \tau,\; x + \Delta_j),
 
     with :math:`u_1, u_2 \sim U[0, 1)` and :math:`a_0 = \sum_r a_r`; a reaction with

@@ -204,7 +204,8 @@ def nce_loss(g_data, g_noise, log_pn_data, log_pn_noise, log_z, nu: float | None
 
     .. math::
         J = -\frac1N\sum_{i=1}^{N} \log\sigma\big(h(x_i)\big)
-            - \frac{\nu}{M}\sum_{j=1}^{M} \log\big(1 - \sigma(h(y_j))\big),\qquad
+            - \frac{\nu}{M}\sum_{j=1}^{M} \log\big(1 - \sigma(h(y_j))\big),
+
         h(x) = G(x;\theta) - c - \log\big(\nu\,p_n(x)\big),
 
     with data :math:`x_i \sim p_d`, noise :math:`y_j \sim p_n` and a learned log normaliser
@@ -973,8 +974,10 @@ def nce_asymptotic_covariance(a: float, b: float, noise: Noise1D, nu: float) -> 
     For :math:`N` data and :math:`\nu N` noise samples (Gutmann and Hyvärinen 2012; it follows from
     the sandwich formula, the Hessian and the score covariance both being weighted by :math:`P_\nu`),
 
-    .. math:: N\,\mathrm{Cov}(\hat\theta) \to I_\nu^{-1} - \Big(1 + \frac1\nu\Big) I_\nu^{-1} m m^\top I_\nu^{-1},
-        \quad I_\nu = \mathbb E_d[P_\nu \phi\phi^\top],\ m = \mathbb E_d[P_\nu\phi],\
+    .. math::
+        N\,\mathrm{Cov}(\hat\theta) \to I_\nu^{-1} - \Big(1 + \frac1\nu\Big) I_\nu^{-1} m m^\top I_\nu^{-1},
+
+        I_\nu = \mathbb E_d[P_\nu \phi\phi^\top],\quad m = \mathbb E_d[P_\nu\phi],\quad
         P_\nu = \frac{\nu p_n}{p_d + \nu p_n},
 
     with :math:`\phi = \nabla_\theta h = -(x^2, x^4, 1)`, integrated by quadrature at the true

@@ -139,10 +139,9 @@ def kl_std_normal(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "sum"
 
     .. math::
         KL\big(\mathcal N(\mu, \operatorname{diag}\sigma^2)\,\|\,\mathcal N(0, I)\big)
-        = \tfrac12 \sum_d \big(\mu_d^2 + \sigma_d^2 - \log\sigma_d^2 - 1\big),
-        \qquad \sigma_d^2 = e^{\text{logvar}_d}
+        = \tfrac12 \sum_d \big(\mu_d^2 + \sigma_d^2 - \log\sigma_d^2 - 1\big)
 
-    Each term is >= 0 and vanishes only at ``mu = 0, logvar = 0``. Its gradients are
+    with :math:`\sigma_d^2 = e^{\text{logvar}_d}`. Each term is >= 0 and vanishes only at ``mu = 0, logvar = 0``. Its gradients are
     ``∂/∂mu = mu`` and ``∂/∂logvar = (exp(logvar) - 1) / 2``.
 
     Args:
@@ -565,7 +564,8 @@ def linear_gaussian(w, s) -> LinearGaussian:
     :math:`p(z) = \mathcal N(0, w^2 + s^2)` and everything is Gaussian:
 
     .. math::
-        I(X;Z) = \tfrac12 \log\Big(1 + \frac{w^2}{s^2}\Big), \qquad
+        I(X;Z) = \tfrac12 \log\Big(1 + \frac{w^2}{s^2}\Big),
+
         \mathbb E_x KL\big(p(z|x)\,\|\,\mathcal N(0,1)\big) = \tfrac12\big(w^2 + s^2 - \log s^2 - 1\big),
 
     and the gap is :math:`KL(\mathcal N(0, w^2+s^2)\,\|\,\mathcal N(0,1)) =

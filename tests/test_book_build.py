@@ -10,13 +10,14 @@ import nbformat
 import pytest
 
 from booktools import pagecheck
-from booktools.book import build, load_book
+from booktools.book import api_pages, build, load_book
 from conftest import VALID_BOOK_TOML, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = load_book(ROOT)
 CHAPTER_PAGES = [str(Path(c.notebook).with_suffix(".html")) for c in BOOK.chapters]
-PAGES = [str(Path(BOOK.intro).with_suffix(".html"))] + CHAPTER_PAGES
+API_PAGES = [f"{page}.html" for page in api_pages(BOOK)]
+PAGES = [str(Path(BOOK.intro).with_suffix(".html"))] + CHAPTER_PAGES + API_PAGES
 
 pytestmark = pytest.mark.book
 

@@ -159,12 +159,14 @@ def test_toc_lists_intro_then_chapters_in_order(book_dir):
 def test_toc_ends_with_the_api_reference_index_first(book_dir):
     api = book_dir / "notebooks" / "api"
     api.mkdir()
-    for name in ("zeta", "index", "alpha"):
+    for name in ("zeta", "index", "alpha", "two", "one"):
         (api / f"{name}.md").write_text(f"# {name}\n")
     toc = bk.jupyter_book_toc(bk.load_book(book_dir))
     reference = toc["parts"][1]["chapters"]
     assert reference[0]["file"] == "notebooks/api/index"
-    assert [s["file"] for s in reference[0]["sections"]] == ["notebooks/api/alpha", "notebooks/api/zeta"]
+    # the chapters' modules in the chapters' order, then the rest by name
+    assert [s["file"] for s in reference[0]["sections"]] == [
+        "notebooks/api/one", "notebooks/api/two", "notebooks/api/alpha", "notebooks/api/zeta"]
 
 
 def test_config_maps_book_toml_and_stays_offline(book_dir, tmp_path):

@@ -64,3 +64,21 @@ def test_page_weight_counts_images_and_panel_frames(tmp_path):
                     '{"type":"image/webp","urls":["_panels/a.webp"]}</script>')
     assert pagecheck.page_bytes(html) == html.stat().st_size + 2_600_000
     assert pagecheck.weight(html) and "over 2,500,000" in pagecheck.weight(html)[0]
+
+
+@pytest.mark.browser
+def test_a_page_wider_than_the_phone_screen_is_found_and_its_cause_named(browser, tmp_path):
+    path = tmp_path / "wide.html"
+    path.write_text('<html><body><main><article class="bd-article"><section><h2>Kernels</h2>'
+                    '<p>fits</p><dl><dt><span class="pre" style="white-space:nowrap">'
+                    'companion.capsule.a_very_long_function_name_that_will_not_wrap_on_a_phone_screen'
+                    '</span></dt></dl></section></article></main></body></html>', encoding="utf-8")
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(path.as_uri())
+    try:
+        found = "\n".join(pagecheck.geometry(page, 390))
+        assert "the page scrolls sideways" in found and "companion.capsule.a_very_long" in found, found
+        assert "scrolls sideways" not in "\n".join(pagecheck.geometry(page, 1280))
+    finally:
+        context.close()
