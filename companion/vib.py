@@ -141,8 +141,8 @@ def kl_std_normal(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "sum"
         KL\big(\mathcal N(\mu, \operatorname{diag}\sigma^2)\,\|\,\mathcal N(0, I)\big)
         = \tfrac12 \sum_d \big(\mu_d^2 + \sigma_d^2 - \log\sigma_d^2 - 1\big)
 
-    with :math:`\sigma_d^2 = e^{\text{logvar}_d}`. Each term is >= 0 and vanishes only at ``mu = 0, logvar = 0``. Its gradients are
-    ``∂/∂mu = mu`` and ``∂/∂logvar = (exp(logvar) - 1) / 2``.
+    with :math:`\sigma_d^2 = e^{\text{logvar}_d}`. Each term is >= 0 and vanishes only at
+    ``mu = 0, logvar = 0``. Its gradients are ``∂/∂mu = mu`` and ``∂/∂logvar = (exp(logvar) - 1) / 2``.
 
     Args:
         mu: means, shape ``[..., D]``, floating point, finite (checked).
