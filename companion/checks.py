@@ -4,6 +4,17 @@ Each check returns the cleaned value or raises ``TypeError``/``ValueError`` with
 names the parameter, the value it got and what it accepts, e.g. ``iters must be an integer >= 1,
 got 0``.
 
+What is checked, in every module alike:
+
+* **Parameters** (numbers, sizes, seeds, options, labels, counts, probabilities, shapes and
+  dtypes) are always checked, with the wording above.
+* **Values of model-side tensors** (logits, scores, critic outputs, capsule vectors, codes) are
+  not: NaN and ±inf in them propagate to the result, as in ``torch.nn.functional``, so that a
+  training step costs no device-to-host synchronisation. Such kernels say so in their
+  docstrings. (The focal losses check them when ``validate=True``, their documented default.)
+* **Unbounded work** stops at a documented bound (e.g. ``max_events`` in the Gillespie engine)
+  with an error that names the bound and where it was reached.
+
 Used by every chapter's module (first in: Capsules as K-Means).
 """
 
@@ -31,17 +42,39 @@ def real(value, name: str, *, positive: bool = False, allow_inf: bool = False) -
 
 def positive_int(value, name: str) -> int:
     """``value`` as an int >= 1; integer-valued floats such as ``1e4`` are accepted."""
+    return integer(value, name, minimum=1)
+
+
+def integer(value, name: str, *, minimum: int = 0) -> int:
+    """``value`` as an int >= ``minimum``; integer-valued floats such as ``1e4`` are accepted."""
     if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
-            or value != int(value) or value < 1):
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            or value != int(value) or value < minimum):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
-def seed(value) -> int:
+def seed(value, name: str = "seed") -> int:
     """A seed for a random generator: an integer in [0, 2**63)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < 2**63:
-        raise ValueError(f"seed must be an integer in [0, 2**63), got {value!r}")
+        raise ValueError(f"{name} must be an integer in [0, 2**63), got {value!r}")
     return int(value)
+
+
+def torch_generator(value, name: str = "generator") -> torch.Generator | None:
+    """``value`` if it is a ``torch.Generator`` or ``None``; an int is pointed to :func:`generator`."""
+    if value is None or isinstance(value, torch.Generator):
+        return value
+    hint = " (for a seed use companion.checks.generator(seed))" if isinstance(value, numbers.Integral) else ""
+    raise TypeError(f"{name} must be a torch.Generator or None, got {type(value).__name__}{hint}")
+
+
+def finite(x: torch.Tensor, name: str) -> torch.Tensor:
+    """``x`` if every value is finite (one device synchronisation); else the first bad value."""
+    bad = ~torch.isfinite(x)
+    if bad.any():
+        index = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(f"{name} must be finite, got {x[index].item()} at index {index}")
+    return x
 
 
 def generator(value, device="cpu") -> torch.Generator:

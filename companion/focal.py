@@ -34,6 +34,8 @@ Shapes follow PyTorch's losses: binary functions take ``logits`` and ``target`` 
 Losses are in nats (natural logarithms). ``validate=True`` checks the targets' values (and that
 the logits are finite) at the cost of one device-to-host synchronisation; pass ``False`` inside a
 hot, already-checked loop (or under ``torch.compile``, where the check would break the graph).
+With ``validate=False``, NaN or ±inf in ``logits`` propagates to the result; it is not checked,
+which would cost a device synchronisation.
 
 The figures (:func:`~companion.figures.focal.plot_losses`, :func:`~companion.figures.focal.plot_imbalance`)
 are in :mod:`companion.figures.focal`.
@@ -45,7 +47,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -110,13 +112,8 @@ def _beta(beta) -> float:
 
 
 def _logits(logits, validate: bool) -> torch.Tensor:
-    if not isinstance(logits, torch.Tensor):
-        raise TypeError(f"logits must be a torch.Tensor, got {type(logits).__name__}")
-    if not logits.is_floating_point():
-        raise TypeError(f"logits must be a floating-point tensor, got dtype {logits.dtype}")
-    if validate and not bool(torch.isfinite(logits).all()):
-        raise ValueError("logits must be finite, got NaN or infinite values")
-    return logits
+    logits = checks.float_tensor(logits, "logits")
+    return checks.finite(logits, "logits") if validate else logits
 
 
 def _binary_target(logits: torch.Tensor, target, validate: bool) -> torch.Tensor:
@@ -207,7 +204,9 @@ def hard_truncated_bce(logits: torch.Tensor, target: torch.Tensor, m: float = 0.
         target: ``[*]`` labels in {0, 1} (bool, integer or floating dtype).
         m: threshold in [0.5, 1); 0.5 truncates every correctly classified sample.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
-        validate: check the labels and that the logits are finite (one host sync).
+        validate: check the labels and that the logits are finite (one host sync). With
+            ``False``, NaN or ±inf in ``logits`` propagates to the result; it is not checked,
+            which would cost a device synchronisation.
 
     Returns:
         Loss in nats: ``[*]`` for ``"none"``, else a scalar.
@@ -525,6 +524,18 @@ def focal_star_ce(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0
 # Experiments of the chapter: data, a small trainer, metrics
 # ---------------------------------------------------------------------------------------------
 
+MAX_MOONS_POINTS = 10_000_000   # imbalanced_moons' bound on its output (about 80 MB of float32)
+
+
+def _easy_negatives(n_pos: int, imbalance: float, name: str) -> int:
+    """The number of easy negatives of :func:`imbalanced_moons`, within ``MAX_MOONS_POINTS``."""
+    n_easy = n_pos * (imbalance - 1)          # a float: may be inf, which round() rejects
+    if not 2 * n_pos + n_easy <= MAX_MOONS_POINTS:
+        raise ValueError(f"{name} * (1 + imbalance) must be at most MAX_MOONS_POINTS = {MAX_MOONS_POINTS:,} "
+                         f"points, got {name}={n_pos!r} and imbalance={imbalance!r} ({2 * n_pos + n_easy:,.0f} points)")
+    return round(n_easy)
+
+
 def imbalanced_moons(n_pos: int, imbalance: float, *, seed: int, noise: float = 0.15):
     r"""A 2-D binary problem with hard and easy negatives, ``imbalance`` negatives per positive.
 
@@ -533,17 +544,25 @@ def imbalanced_moons(n_pos: int, imbalance: float, *, seed: int, noise: float = 
     :math:`(\text{imbalance} - 1)\,n_\text{pos}` *easy* negatives on a ring of radius 2.5 to 5
     around them, far from every positive.
 
+    The output has at most ``MAX_MOONS_POINTS`` (10 million) points,
+    :math:`n_\text{pos}(1 + \text{imbalance})` in all, so that a typo such as
+    ``imbalance=1e9`` is an error, not an 8 GB allocation.
+
+    Args:
+        n_pos: positives, an integer >= 1.  imbalance: negatives per positive, a number >= 1.
+        seed: an integer in [0, 2**63).  noise: a finite number >= 0.
+
     Returns:
         ``(X, y)``: float32 points ``[n, 2]`` and float32 labels ``[n]`` in {0, 1}
         (positives first, then hard, then easy negatives).
 
     Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """
-    if isinstance(n_pos, bool) or not isinstance(n_pos, numbers.Integral) or n_pos < 1:
-        raise ValueError(f"n_pos must be an integer >= 1, got n_pos={n_pos!r}")
+    n_pos = checks.positive_int(n_pos, "n_pos")
     imbalance = _real(imbalance, "imbalance", "a number >= 1 (negatives per positive)", lambda v: v >= 1)
     noise = _real(noise, "noise", "a finite number >= 0", lambda v: v >= 0)
-    g = torch.Generator().manual_seed(seed)
+    n_easy = _easy_negatives(n_pos, imbalance, "n_pos")
+    g = checks.generator(seed)
 
     def moon(n, upper):
         t = torch.rand(n, generator=g, dtype=torch.float64) * math.pi
@@ -553,7 +572,6 @@ def imbalanced_moons(n_pos: int, imbalance: float, *, seed: int, noise: float = 
             points = torch.stack([1 - torch.cos(t), 0.5 - torch.sin(t)], dim=1)
         return points + noise * torch.randn(n, 2, generator=g, dtype=torch.float64)
 
-    n_easy = round(n_pos * (imbalance - 1))
     radius = 2.5 + 2.5 * torch.rand(n_easy, generator=g, dtype=torch.float64)
     angle = 2 * math.pi * torch.rand(n_easy, generator=g, dtype=torch.float64)
     easy = torch.stack([0.5 + radius * torch.cos(angle), 0.25 + radius * torch.sin(angle)], dim=1)
@@ -565,12 +583,21 @@ def imbalanced_moons(n_pos: int, imbalance: float, *, seed: int, noise: float = 
 def mlp(n_in: int, n_out: int, hidden=(16, 16), *, seed: int, prior: float | None = None):
     r"""A tanh multilayer perceptron (``hidden=()`` gives a linear model), seeded.
 
-    ``prior`` sets the last bias to :math:`\log\frac{\pi}{1 - \pi}`, so that every sample starts
-    at probability :math:`\pi` of being positive (the focal-loss paper's initialisation with
-    :math:`\pi = 0.01`, which keeps the many easy negatives from swamping the first steps).
+    ``n_in``, ``n_out`` and every width in ``hidden`` are integers >= 1; ``seed`` is an integer
+    in [0, 2**63). ``prior`` (a probability in (0, 1)) sets the last bias to
+    :math:`\log\frac{\pi}{1 - \pi}`, so that every sample starts at probability :math:`\pi` of
+    being positive (the focal-loss paper's initialisation with :math:`\pi = 0.01`, which keeps
+    the many easy negatives from swamping the first steps).
 
     Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """
+    n_in, n_out = checks.positive_int(n_in, "n_in"), checks.positive_int(n_out, "n_out")
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Iterable):
+        raise TypeError(f"hidden must be a sequence of layer widths, got {hidden!r}")
+    hidden = [checks.positive_int(h, f"hidden[{i}]") for i, h in enumerate(hidden)]
+    seed = checks.seed(seed)
+    if prior is not None:
+        prior = _real(prior, "prior", "a probability in (0, 1)", lambda v: 0 < v < 1)
     sizes = [n_in, *hidden, n_out]
     with torch.random.fork_rng(devices=[]):  # seeded without touching the caller's stream
         torch.manual_seed(seed)
@@ -579,7 +606,6 @@ def mlp(n_in: int, n_out: int, hidden=(16, 16), *, seed: int, prior: float | Non
             layers += [torch.nn.Linear(a, b), torch.nn.Tanh()]
         net = torch.nn.Sequential(*layers[:-1])
     if prior is not None:
-        prior = _real(prior, "prior", "a probability in (0, 1)", lambda v: 0 < v < 1)
         with torch.no_grad():
             net[-1].bias.fill_(math.log(prior / (1 - prior)))
     return net
@@ -608,10 +634,38 @@ def fit(loss, X: torch.Tensor, y: torch.Tensor, *, model: torch.nn.Module, epoch
     accuracy at logit 0; class indices (integer ``y``) use argmax. ``batch_size=None`` is
     full-batch. ``optimizer`` is ``"adam"`` or ``"sgd"`` (plain, no momentum).
 
+    Args:
+        loss: a callable ``loss(logits, target)`` returning a scalar.
+        X: finite inputs ``[N, ...]`` with N >= 1 (checked: they are data).  y: ``[N]`` labels.
+        model: a ``torch.nn.Module``.  epochs: an integer >= 1.  lr: a finite number > 0.
+        seed: an integer in [0, 2**63).  batch_size: None or an integer >= 1.
+
+    Raises:
+        RuntimeError: if an epoch ends with a loss that is not finite (the learning rate is too
+        large for the problem, or the loss is not defined on the model's outputs); the check
+        rides on the per-epoch accuracy synchronisation.
+
     Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got optimizer={optimizer!r}")
+    if not callable(loss):
+        raise TypeError(f"loss must be a callable loss(logits, target), got {type(loss).__name__}")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    for name, t in (("X", X), ("y", y)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if X.ndim < 1 or X.shape[0] == 0:
+        raise ValueError(f"X must hold at least one sample (N >= 1 rows), got shape {tuple(X.shape)}")
+    if y.ndim < 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have one label per row of X (N = {X.shape[0]}), got shape {tuple(y.shape)}")
+    epochs = checks.positive_int(epochs, "epochs")
+    lr = checks.real(lr, "lr", positive=True)
+    g = checks.generator(seed)
+    if batch_size is not None:
+        batch_size = checks.positive_int(batch_size, "batch_size")
+    optimizer = checks.choice(optimizer, "optimizer", ("adam", "sgd"))
+    if X.is_floating_point():
+        checks.finite(X, "X")
     binary = y.is_floating_point()
 
     def logits_of(inputs):
@@ -624,15 +678,19 @@ def fit(loss, X: torch.Tensor, y: torch.Tensor, *, model: torch.nn.Module, epoch
             return (z > 0) == (y > 0.5) if binary else z.argmax(dim=1) == y
 
     opt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)(model.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)
     n = X.shape[0]
     accuracy, forgotten, before = [], [], None
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         order = torch.arange(n) if batch_size is None else torch.randperm(n, generator=g)
         for idx in order.split(n if batch_size is None else batch_size):
             opt.zero_grad()
-            loss(logits_of(X[idx]), y[idx]).backward()
+            value = loss(logits_of(X[idx]), y[idx])
+            value.backward()
             opt.step()
+        last = value.detach()
+        if not math.isfinite(last.item()):
+            raise RuntimeError(f"fit diverged: the loss is {last.item()} at the end of epoch {epoch}; "
+                               f"lr={lr!r} may be too large for this problem")
         now = correct()
         accuracy.append(now.double().mean().item())
         forgotten.append(0 if before is None else int((before & ~now).sum()))
@@ -645,6 +703,7 @@ def epochs_to_reach(accuracy: Sequence[float], level: float) -> int | None:
 
     Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """
+    level = checks.real(level, "level")
     return next((i + 1 for i, a in enumerate(accuracy) if a >= level), None)
 
 
@@ -654,6 +713,7 @@ def epochs_to_stay(accuracy: Sequence[float], level: float) -> int | None:
 
     Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """
+    level = checks.real(level, "level")
     below = [i for i, a in enumerate(accuracy) if a < level]
     if not below:
         return 1
@@ -681,6 +741,11 @@ def learning_speed(losses: dict, data, make_model, *, seeds: int, epochs: int, l
     """
     from companion.progress import tqdm
 
+    seeds = checks.positive_int(seeds, "seeds")
+    if not isinstance(losses, dict) or not losses:
+        raise TypeError(f"losses must be a non-empty dict of name -> loss(logits, target), got {losses!r}")
+    if not isinstance(data, Sequence) or len(data) != 4:
+        raise TypeError(f"data must be a tuple (X, y, X_test, y_test), got {type(data).__name__}")
     X, y, X_test, y_test = data
     table = {}
     for name, loss in tqdm(losses.items(), desc=desc, show=progress):
@@ -729,14 +794,29 @@ def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> float:
     :math:`\sum_k (R_k - R_{k-1}) P_k` over the distinct score thresholds, as
     ``sklearn.metrics.average_precision_score`` computes it (tied scores form one threshold).
 
+    ``scores``: a real tensor; NaN has no rank and is an error (as in scikit-learn), ±inf ranks
+    first or last. ``labels``: a tensor of 0/1 (bool, integer or floating), as many as scores,
+    with at least one positive.
+
     Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """
+    for name, t in (("scores", scores), ("labels", labels)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.is_complex():
+            raise TypeError(f"{name} must be a real tensor, got dtype {t.dtype}")
     scores, labels = scores.detach().reshape(-1).double(), labels.detach().reshape(-1).double()
     if scores.shape != labels.shape:
         raise ValueError(f"scores and labels must have the same number of entries, got "
                          f"{scores.numel()} and {labels.numel()}")
-    if not bool(((labels == 0) | (labels == 1)).all()):
-        raise ValueError("labels must be 0 or 1")
+    nan = torch.isnan(scores)
+    if bool(nan.any()):
+        raise ValueError(f"scores must be numbers, not NaN (NaN has no rank), got nan at index "
+                         f"{int(nan.nonzero()[0])}")
+    bad = (labels != 0) & (labels != 1)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise ValueError(f"labels must be 0 or 1, got {labels[i].item()!r} at index {i}")
     n_pos = labels.sum()
     if n_pos == 0:
         raise ValueError("average precision needs at least one positive label")
@@ -811,8 +891,8 @@ def calibration(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15, *, n_
         raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
     labels = labels.detach().cpu().reshape(-1)
     bins = checks.positive_int(bins, "bins")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 0:
-        raise ValueError(f"n_boot must be an integer >= 0, got n_boot={n_boot!r}")
+    n_boot = checks.integer(n_boot, "n_boot", minimum=0)
+    seed = checks.seed(seed)     # checked even when no resampling uses it
     if probs.dim() not in (1, 2) or probs.shape[0] != labels.numel() or labels.numel() == 0:
         raise ValueError(f"probs must be [N] or [N, C] with N = len(labels) > 0, got probs of "
                          f"shape {tuple(probs.shape)} and {labels.numel()} labels")
@@ -870,8 +950,7 @@ def risk_minimiser(loss, eta: float, *, bound: float = 30.0, steps: int = 120_00
     Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """
     bound = _real(bound, "bound", "a finite number > 0", lambda v: v > 0)
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 3:
-        raise ValueError(f"steps must be an integer >= 3, got steps={steps!r}")
+    steps = checks.integer(steps, "steps", minimum=3)
     with torch.no_grad():
         x = torch.linspace(-bound, bound, steps, dtype=torch.float64)
         risk = pointwise_risk(loss, x, eta)
@@ -897,10 +976,33 @@ def risk_minimiser(loss, eta: float, *, bound: float = 30.0, steps: int = 120_00
 def loss_share(per_sample: torch.Tensor, mask: torch.Tensor) -> float:
     """Fraction of the total of ``per_sample`` losses carried by the samples where ``mask`` holds.
 
+    ``per_sample``: finite, non-negative losses (a floating tensor; checked, since a NaN or a
+    negative total has no share). ``mask``: a tensor of its shape, bool or 0/1 of any real
+    dtype (an integer mask is a mask here, not an index). Returns 0.0 when every loss is 0.
+
     Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """
-    total = per_sample.detach().double().sum()
-    return float(per_sample.detach().double()[mask].sum() / total) if total > 0 else 0.0
+    per_sample = checks.float_tensor(per_sample, "per_sample").detach().double()
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a torch.Tensor of booleans or 0/1, got {type(mask).__name__}")
+    if mask.shape != per_sample.shape:
+        raise ValueError(f"mask must have the shape of per_sample {tuple(per_sample.shape)}, got "
+                         f"shape {tuple(mask.shape)}")
+    if mask.dtype != torch.bool:
+        if mask.is_complex():
+            raise TypeError(f"mask must hold booleans or 0/1, got dtype {mask.dtype}")
+        bad = (mask != 0) & (mask != 1)
+        if bool(bad.any()):
+            raise ValueError(f"mask must hold booleans or 0/1, got {mask[bad][0].item()!r}")
+        mask = mask != 0
+    checks.finite(per_sample, "per_sample")
+    negative = per_sample < 0
+    if bool(negative.any()):
+        index = tuple(int(i) for i in negative.nonzero()[0])
+        raise ValueError(f"per_sample must be non-negative (losses), got {per_sample[index].item()!r} "
+                         f"at index {index}")
+    total = per_sample.sum()
+    return float(per_sample[mask].sum() / total) if total > 0 else 0.0
 
 
 def imbalance_losses() -> dict:
@@ -927,10 +1029,18 @@ def imbalance_experiment(imbalance: float, *, seed: int = 0, n_pos: int = 50,
     training loss carried by easy negatives (p < 0.1), "model": the model}}`` plus the data
     under ``"_data"`` (``(X_train, y_train, X_test, y_test)``).
 
+    ``seed``: an integer in [0, 2**63) (the test set uses ``seed + 10_000``, modulo 2**63);
+    ``n_pos``, ``n_test_pos``, ``steps``: integers >= 1.
+
     Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """
+    seed = checks.seed(seed)
+    n_pos, n_test_pos = checks.positive_int(n_pos, "n_pos"), checks.positive_int(n_test_pos, "n_test_pos")
+    steps = checks.positive_int(steps, "steps")
+    imbalance = _real(imbalance, "imbalance", "a number >= 1 (negatives per positive)", lambda v: v >= 1)
+    _easy_negatives(n_test_pos, imbalance, "n_test_pos")    # before training, not after
     X, y = imbalanced_moons(n_pos, imbalance, seed=seed)
-    X_test, y_test = imbalanced_moons(n_test_pos, imbalance, seed=seed + 10_000)
+    X_test, y_test = imbalanced_moons(n_test_pos, imbalance, seed=(seed + 10_000) % 2**63)
     results = {"_data": (X, y, X_test, y_test)}
     for name, per_sample in imbalance_losses().items():
         model = mlp(2, 1, seed=seed, prior=0.01)

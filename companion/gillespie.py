@@ -38,6 +38,13 @@ the standard error of an average along one correlated path. :func:`cme_generator
 and :func:`mass_action_ode` gives the deterministic mean-field limit, for checks. The figures
 are in :mod:`companion.figures.gillespie` (also here as ``plot_*``, loaded on use).
 
+Every run has bounded work. A path may fire at most ``max_events`` events (:data:`MAX_EVENTS`
+by default; an exploding network would otherwise run for ever), counts stay within
+:data:`MAX_COUNT` (``2**62``, so int64 never wraps around), and a total propensity that
+overflows float64 stops the run: each raises a :class:`SimulationLimitError` that names the
+bound, the trajectory, the time and the state reached. :func:`mass_action_ode` stops on a
+finite-time blow-up, and :func:`cme_transient` refuses work beyond :data:`MAX_CME_WORK`.
+
 Introduced in: Gillespie simulation (kexue.fm/archives/5607).
 """
 
@@ -53,6 +60,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from companion.checks import integer as _integer
 from companion.checks import positive_int as _positive_int
 from companion.checks import real
 from companion.checks import seed as _seed
@@ -65,16 +73,58 @@ __all__ = [
     "ReactionNetwork", "Ensemble", "Path", "ssa", "trajectory", "time_weighted_histogram",
     "event_weighted_histogram", "cme_generator", "cme_stationary", "cme_transient",
     "mass_action_ode", "numba_available", "two_stage_moments", "birth_death_law", "batch_means", "jump_chain_law",
-    "compare_weightings",
+    "compare_weightings", "SimulationLimitError", "EventLimitError", "CountLimitError",
 ]
 
 BACKENDS = ("auto", "torch", "numba")
 # Larger truncated boxes make the sparse LU of cme_stationary (and expm_multiply) slow and big.
 MAX_CME_STATES = 2_000_000
+#: The largest count a state may hold (x0 and every state reached): 2**62, a factor 2 below
+#: int64's limit, so that no count can wrap around before the check stops the run.
+MAX_COUNT = 2**62
+#: Default bound on the events of one path (ssa on numba, trajectory): about 0.5 s compiled.
+MAX_EVENTS = 10**7
+#: Default bound for ssa's torch backend, one lock-step step per event of the slowest path:
+#: about 2 minutes of steps on a CPU (each step costs ~100 us whatever the batch).
+MAX_EVENTS_TORCH = 10**6
+#: A reaction consumes at most this many molecules: 1/prod(nu!) must be a float64 (170! is the
+#: largest factorial below 1.8e308).
+MAX_ORDER = 170
+#: The largest stoichiometric coefficient of a term, so the int64 stoichiometry cannot overflow.
+MAX_COEFFICIENT = 2**31
+#: mass_action_ode stops once an amount passes this (a finite-time blow-up): below it the
+#: squares and cubes of bimolecular and trimolecular rates stay finite in float64.
+MAX_ODE_AMOUNT = 1e100
+#: cme_transient refuses a sparse exponential whose estimated work, ||Q t||_1 (nnz(Q) + 4000)
+#: multiply-adds, passes this: about a minute on one core.
+MAX_CME_WORK = 1e10
+#: Boxes of at most this many states may use a dense expm, whose work does not grow with t.
+MAX_DENSE_STATES = 1000
 # The torch backend on CPU runs single-threaded below this many trajectories (see ssa).
 _CPU_SERIAL_BELOW = 1 << 15
 _NOTHING = ("0", "∅")
 _TERM = re.compile(r"(?:(\d+)\s*)?(.+)")
+
+
+class SimulationLimitError(RuntimeError):
+    """A run stopped at one of its documented bounds (events, counts, propensity, work).
+
+    Introduced in: Gillespie simulation (kexue.fm/archives/5607).
+    """
+
+
+class EventLimitError(SimulationLimitError):
+    """A path needed more than ``max_events`` events (often an exploding network).
+
+    Introduced in: Gillespie simulation (kexue.fm/archives/5607).
+    """
+
+
+class CountLimitError(SimulationLimitError):
+    """A count would pass :data:`MAX_COUNT`, or the total propensity overflowed float64.
+
+    Introduced in: Gillespie simulation (kexue.fm/archives/5607).
+    """
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,6 +152,9 @@ def _parse_side(side: str, text: str, where: str) -> list[tuple[int, str]]:
         if coefficient < 1:
             raise ValueError(f"malformed reaction {text!r}: the coefficient of {name!r} must be "
                              f"a positive integer, got {coefficient}")
+        if coefficient > MAX_COEFFICIENT:
+            raise ValueError(f"malformed reaction {text!r}: the coefficient of {name!r} must be "
+                             f"at most 2**31, got {coefficient}")
         terms.append((coefficient, name))
     return terms
 
@@ -136,9 +189,10 @@ class ReactionNetwork:
        distinct species have the same rate in both.
 
     Args:
-        reactions: list of reaction strings (``R`` of them).
-        rates: ``R`` rate constants :math:`k_r \ge 0`, finite (units 1/time; for a reaction of
-            order :math:`m` the rate per distinct tuple of :math:`m` molecules).
+        reactions: list of reaction strings (``R`` of them). A coefficient is at most ``2**31``
+            and a reaction consumes at most :data:`MAX_ORDER` (170) molecules in all.
+        rates: ``R`` rate constants :math:`k_r \ge 0`, finite, real (not bool) (units 1/time;
+            for a reaction of order :math:`m` the rate per distinct tuple of :math:`m` molecules).
         species: optional species order; by default species are ordered by first appearance in
             ``reactions``. When given, every species in a reaction must be listed.
 
@@ -192,6 +246,14 @@ class ReactionNetwork:
                 reactants[r, index[name]] += coefficient
             for coefficient, name in right:
                 products[r, index[name]] += coefficient
+            if int(products[r].max()) > MAX_COEFFICIENT:
+                raise ValueError(f"reaction {reactions[r]!r} produces more than 2**31 molecules of "
+                                 f"one species; at most 2**31 are supported")
+            order = int(reactants[r].sum())
+            if order > MAX_ORDER:
+                raise ValueError(f"reaction {reactions[r]!r} consumes {order} molecules; at most "
+                                 f"{MAX_ORDER} are supported (its propensity divides by the "
+                                 f"factorials of its coefficients, which must be float64)")
 
         self.species: tuple[str, ...] = tuple(names)
         self.reactions: tuple[str, ...] = tuple(reactions)
@@ -225,10 +287,12 @@ class ReactionNetwork:
     def propensities(self, x) -> torch.Tensor:
         r"""Mass-action propensities :math:`a_r(x) = k_r \prod_s \binom{x_s}{\nu^-_{rs}}`.
 
-        Zero whenever a reactant count is short (:math:`x_s < \nu^-_{rs}`).
+        Zero whenever a reactant count is short (:math:`x_s < \nu^-_{rs}`) or the rate is 0;
+        ``inf`` where the exact value passes float64's range.
 
         Args:
-            x: integer counts ``[..., S]`` (tensor, array or list; device kept for tensors).
+            x: non-negative integer counts ``[..., S]`` (tensor, array or list; device kept for
+                tensors; checking the sign costs one device synchronisation).
 
         Returns:
             float64 tensor ``[..., R]`` (units of ``rates``: events per unit time).
@@ -241,12 +305,21 @@ class ReactionNetwork:
         if x.ndim == 0 or x.shape[-1] != self.n_species:
             raise ValueError(f"x must have shape [..., {self.n_species}] (species "
                              f"{self.species}), got shape {tuple(x.shape)}")
+        if x.numel() and bool((x < 0).any()):
+            index = tuple(int(i) for i in torch.nonzero(x < 0)[0])
+            raise ValueError(f"x must hold non-negative counts, got {x[index].item()} at index {index}")
         nu = self.reactants.to(x.device)
         return _propensities_torch(x.to(torch.float64), nu, self.rates.to(x.device),
                                    _factorial_product(self.reactants).to(x.device))
 
 
 def _as_rates(rates, reactions) -> torch.Tensor:
+    # A bool is not a rate (True would silently become 1.0): reject bool tensors, arrays and items.
+    dtype = getattr(rates, "dtype", None)
+    if dtype in (torch.bool, np.bool_) or isinstance(rates, bool) or (
+            isinstance(rates, Sequence) and not isinstance(rates, str)
+            and any(isinstance(k, (bool, np.bool_)) for k in rates)):
+        raise TypeError(f"rates must be real numbers (not bools), got rates={rates!r}")
     try:
         values = torch.as_tensor(rates, dtype=torch.float64).cpu().reshape(-1).clone()
         shape_ok = torch.as_tensor(rates).ndim <= 1
@@ -277,7 +350,9 @@ def _propensities_torch(x: torch.Tensor, nu: torch.Tensor, rates: torch.Tensor,
     falling = torch.ones(x.shape[:-2] + nu.shape, dtype=torch.float64, device=x.device)
     for j in range(int(nu.max()) if nu.numel() else 0):
         falling = falling * torch.where(nu > j, (x - j).clamp_min(0), 1.0)
-    return rates * (falling.prod(dim=-1) / denominator)
+    # A zero rate, or a short count next to a factor that overflowed, gives 0 * inf = NaN, the
+    # only way to get one: both mean the reaction cannot fire, so its propensity is exactly 0.
+    return torch.nan_to_num(rates * (falling.prod(dim=-1) / denominator), nan=0.0, posinf=math.inf)
 
 
 def _counts(network: ReactionNetwork, x0, name: str = "x0") -> np.ndarray:
@@ -294,7 +369,10 @@ def _counts(network: ReactionNetwork, x0, name: str = "x0") -> np.ndarray:
         elif isinstance(x0, (str, bytes)) or not hasattr(x0, "__len__"):
             values = None
         else:
-            values = np.asarray(x0, dtype=object).reshape(-1).tolist() if np.ndim(x0) <= 1 else None
+            try:
+                values = np.asarray(x0, dtype=object).reshape(-1).tolist() if np.ndim(x0) <= 1 else None
+            except ValueError:  # ragged, e.g. [[], 1]
+                values = None
         if values is None:
             raise TypeError(f"{name} must be a sequence of {S} counts or a dict species -> count, "
                             f"got {x0!r}")
@@ -307,6 +385,9 @@ def _counts(network: ReactionNetwork, x0, name: str = "x0") -> np.ndarray:
         ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v == int(v)
         if not ok or v < 0:
             raise ValueError(f"{name} must hold non-negative integer counts, got {v!r} for "
+                             f"species {species!r}")
+        if v > MAX_COUNT:
+            raise ValueError(f"{name} must hold counts <= MAX_COUNT = 2**62, got {v!r} for "
                              f"species {species!r}")
         out[i] = int(v)
     return out
@@ -378,6 +459,16 @@ class Path:
 # ---------------------------------------------------------------------------------------------
 
 
+def _rounding(values) -> float:
+    """Relative rounding of the float dtype ``values`` were given in (float64 for lists)."""
+    dtype = getattr(values, "dtype", None)
+    if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+        return torch.finfo(dtype).eps
+    if isinstance(dtype, np.dtype) and np.issubdtype(dtype, np.floating):
+        return float(np.finfo(dtype).eps)
+    return float(np.finfo(np.float64).eps)
+
+
 def _time_grid(t_grid, t_max: float) -> torch.Tensor:
     if t_grid is None:
         return torch.linspace(0.0, t_max, 101, dtype=torch.float64)
@@ -388,9 +479,16 @@ def _time_grid(t_grid, t_max: float) -> torch.Tensor:
     if grid.ndim != 1 or grid.numel() == 0:
         raise ValueError(f"t_grid must be a non-empty 1-D sequence of times, got shape "
                          f"{tuple(grid.shape)}")
+    # A float32 grid ending at t_max, e.g. linspace(0, 0.1, 11, dtype=float32), ends at
+    # float32(0.1) > 0.1: times above t_max by the grid dtype's rounding alone are t_max.
+    slack = t_max * _rounding(t_grid)
+    if torch.isfinite(grid).all() and grid.max() > t_max and grid.max() <= t_max + slack:
+        grid = grid.clamp_max(t_max)
     if not torch.isfinite(grid).all() or grid.min() < 0 or grid.max() > t_max:
+        hint = (" (a grid that should end at t_max but ends above it: build it in float64, or "
+                "pass t_max=float(t_grid[-1]))" if grid.max() > t_max else "")
         raise ValueError(f"t_grid must lie within [0, t_max] = [0, {t_max}], got values from "
-                         f"{grid.min().item()} to {grid.max().item()}")
+                         f"{grid.min().item()} to {grid.max().item()}{hint}")
     if (grid[1:] < grid[:-1]).any():
         i = int(torch.nonzero(grid[1:] < grid[:-1])[0])
         raise ValueError(f"t_grid must be sorted ascending, got {grid[i].item()} before "
@@ -455,20 +553,25 @@ def _nb_next(s0, s1, s2, s3):
 
 
 def _nb_propensities(x, a, rates_c, r_ptr, r_sp, r_nu):
-    """Fill ``a`` with the propensities of state ``x``; return their sum a0 (same order)."""
+    """Fill ``a`` with the propensities of state ``x``; return their sum a0 (same order).
+
+    a0 is never NaN: a zero rate is skipped (0 * an overflowed factor would be NaN), and a short
+    count sets the propensity to 0 outright; it is +inf when the exact value overflows float64.
+    """
     a0 = 0.0
     for r in range(rates_c.shape[0]):
         c = rates_c[r]  # k_r / prod nu! : only falling factorials remain
-        for k in range(r_ptr[r], r_ptr[r + 1]):
-            n = x[r_sp[k]]
-            nu = r_nu[k]
-            if n < nu:
-                c = 0.0
-                break
-            f = np.float64(n)
-            for j in range(1, nu):
-                f *= n - j
-            c *= f
+        if c > 0.0:
+            for k in range(r_ptr[r], r_ptr[r + 1]):
+                n = x[r_sp[k]]
+                nu = r_nu[k]
+                if n < nu:
+                    c = 0.0
+                    break
+                f = np.float64(n)
+                for j in range(1, nu):
+                    f *= n - j
+                c *= f
         a[r] = c
         a0 += c
     return a0
@@ -492,8 +595,31 @@ def _nb_apply(x, r, c_ptr, c_sp, c_d):
         x[c_sp[k]] += c_d[k]
 
 
-def _nb_ssa(x0, t_grid, t_max, seed, rates_c, r_ptr, r_sp, r_nu, c_ptr, c_sp, c_d, out, n_events):
-    """Direct method for trajectories 0..n_traj-1, each on its own stream; states on t_grid."""
+def _nb_fits(x, r, max_count, c_ptr, c_sp, c_d):
+    """Whether reaction ``r`` keeps every count <= max_count (tested without forming x + d)."""
+    for k in range(c_ptr[r], c_ptr[r + 1]):
+        d = c_d[k]
+        if d > 0 and x[c_sp[k]] > max_count - d:
+            return False
+    return True
+
+
+# Why a run stopped early (ssa's `stop`, trajectory's status codes are in _nb_path).
+_STOP_EVENTS, _STOP_COUNT, _STOP_PROPENSITY, _STOP_ABORTED = 1, 2, 3, 4
+
+
+def _nb_ssa(x0, t_grid, t_max, seed, max_events, max_count, rates_c, r_ptr, r_sp, r_nu, c_ptr, c_sp,
+            c_d, out, n_events, stop, t_stop, x_stop, lowest):
+    """Direct method for trajectories 0..n_traj-1, each on its own stream; states on t_grid.
+
+    A trajectory that reaches a bound stops with ``stop[i]`` = 1 (more than max_events events),
+    2 (a count would pass max_count) or 3 (a0 overflowed), its time and state in ``t_stop[i]``
+    and ``x_stop[i]``. ``lowest[0]`` (n_traj at the start) is lowered towards the smallest such
+    index; a trajectory above it gives up (``stop`` 4), as the run fails anyway. The update of
+    ``lowest`` races, but every value written is a failing index, so no trajectory at or below
+    the smallest failing one ever gives up: which one fails first does not depend on the
+    thread count.
+    """
     n_traj, T, S = out.shape
     for i in _prange(n_traj):
         x = x0.copy()
@@ -502,8 +628,15 @@ def _nb_ssa(x0, t_grid, t_max, seed, rates_c, r_ptr, r_sp, r_nu, c_ptr, c_sp, c_
         t = 0.0
         g = 0
         ev = 0
+        code = 0
         while True:
+            if (ev & 1023) == 0 and lowest[0] < i:
+                code = 4
+                break
             a0 = _nb_propensities(x, a, rates_c, r_ptr, r_sp, r_nu)
+            if not a0 < math.inf:
+                code = 3
+                break
             if a0 > 0.0:
                 u, s0, s1, s2, s3 = _nb_next(s0, s1, s2, s3)
                 t_next = t - math.log1p(-u) / a0  # -log(1-u), u in [0, 1): finite
@@ -516,21 +649,36 @@ def _nb_ssa(x0, t_grid, t_max, seed, rates_c, r_ptr, r_sp, r_nu, c_ptr, c_sp, c_
                 g += 1
             if t_next > t_max:
                 break
+            if ev >= max_events:
+                code = 1
+                break
             u, s0, s1, s2, s3 = _nb_next(s0, s1, s2, s3)
-            _nb_apply(x, _nb_choose(a, u * a0), c_ptr, c_sp, c_d)
+            r = _nb_choose(a, u * a0)
+            if not _nb_fits(x, r, max_count, c_ptr, c_sp, c_d):
+                code = 2
+                break
+            _nb_apply(x, r, c_ptr, c_sp, c_d)
             t = t_next
             ev += 1
         n_events[i] = ev
+        stop[i] = code
+        if code != 0:
+            t_stop[i] = t
+            for s in range(S):
+                x_stop[i, s] = x[s]
+            if code != 4 and i < lowest[0]:
+                lowest[0] = i
 
 
-def _nb_path(x, t, state, t_max, max_events, rates_c, r_ptr, r_sp, r_nu, c_ptr, c_sp, c_d,
-             t_out, x_out, r_out, a):
+def _nb_path(x, t, state, t_max, max_events, max_count, rates_c, r_ptr, r_sp, r_nu, c_ptr, c_sp,
+             c_d, t_out, x_out, r_out, a):
     """Record events of one trajectory into t_out/x_out/r_out until they are full or it stops.
 
     ``x`` (state) and ``state`` (xoshiro256** words) are updated in place so that a call can
     continue where the last one stopped. Returns (events recorded, time, status) with status 0 =
-    buffers full, 1 = next event after t_max, 2 = max_events reached, 3 = absorbed. The random
-    draws are those of :func:`_nb_ssa`'s trajectory 0 for the same seed.
+    buffers full, 1 = next event after t_max, 2 = max_events reached, 3 = absorbed, 4 = a count
+    would pass max_count, 5 = a0 overflowed. The random draws are those of :func:`_nb_ssa`'s
+    trajectory 0 for the same seed.
     """
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     n = 0
@@ -545,6 +693,9 @@ def _nb_path(x, t, state, t_max, max_events, rates_c, r_ptr, r_sp, r_nu, c_ptr, 
         if a0 <= 0.0:
             status = 3
             break
+        if not a0 < math.inf:
+            status = 5
+            break
         u, s0, s1, s2, s3 = _nb_next(s0, s1, s2, s3)
         t_next = t - math.log1p(-u) / a0
         if t_next > t_max:
@@ -552,6 +703,9 @@ def _nb_path(x, t, state, t_max, max_events, rates_c, r_ptr, r_sp, r_nu, c_ptr, 
             break
         u, s0, s1, s2, s3 = _nb_next(s0, s1, s2, s3)
         r = _nb_choose(a, u * a0)
+        if not _nb_fits(x, r, max_count, c_ptr, c_sp, c_d):
+            status = 4
+            break
         _nb_apply(x, r, c_ptr, c_sp, c_d)
         t = t_next
         t_out[n] = t
@@ -568,7 +722,8 @@ def _nb_start_state(seed, stream, state):
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
-_NB_HELPERS = ("_nb_mix64", "_nb_seed", "_nb_next", "_nb_propensities", "_nb_choose", "_nb_apply")
+_NB_HELPERS = ("_nb_mix64", "_nb_seed", "_nb_next", "_nb_propensities", "_nb_choose", "_nb_apply",
+               "_nb_fits")
 _compiled = False
 
 
@@ -612,8 +767,26 @@ def _kernel_arrays(network: ReactionNetwork):
 # Ensembles of trajectories
 # ---------------------------------------------------------------------------------------------
 
+def _limit_error(code: int, where: str, t: float, x, events: int, max_events: int, t_max: float,
+                 species) -> SimulationLimitError:
+    """The error for a run stopped by bound ``code`` (_STOP_*), naming the bound, path, time, state."""
+    state = dict(zip(species, (int(v) for v in x)))
+    if code == _STOP_EVENTS:
+        return EventLimitError(
+            f"{where} needs more than max_events={max_events:,} events before t_max={t_max!r}: "
+            f"it reached time t={t!r} in state {state}; its counts may grow without bound (an "
+            f"exploding network): raise max_events to simulate further")
+    if code == _STOP_COUNT:
+        return CountLimitError(
+            f"{where} would take a count past MAX_COUNT = 2**62 at time t={t!r} after {events:,} "
+            f"event(s), in state {state}; larger counts are not supported (int64)")
+    return CountLimitError(
+        f"{where}: the total propensity a0 overflowed float64 at time t={t!r} after {events:,} "
+        f"event(s), in state {state}; the rates or counts are too large to simulate")
+
+
 def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: int = 0,
-        t_grid=None, device=None, backend: str = "auto") -> Ensemble:
+        t_grid=None, device=None, backend: str = "auto", max_events: int | None = None) -> Ensemble:
     r"""Simulate ``n_traj`` independent trajectories with Gillespie's direct method.
 
     Each trajectory starts at ``x0`` and repeats, until time ``t_max`` or absorption,
@@ -641,10 +814,25 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
         backend: ``"torch"`` (lock-step tensors, any device), ``"numba"`` (compiled CPU loop,
             parallel over trajectories, thread-count independent) or ``"auto"`` (numba on CPU
             when installed, torch otherwise).
+        max_events: the most events one trajectory may fire in ``(0, t_max]``, an integer >= 1;
+            default :data:`MAX_EVENTS` (10**7, ~0.5 s per path compiled) on numba and
+            :data:`MAX_EVENTS_TORCH` (10**6 lock-step steps, ~2 min on a CPU) on torch. Raise it
+            for longer runs.
 
     Returns:
         :class:`Ensemble` with ``t`` float64 ``[T]``, ``x`` int64 ``[n_traj, T, S]`` (state at
         each grid time, after all events at or before it), ``n_events`` int64 ``[n_traj]``.
+
+    Raises:
+        EventLimitError: a trajectory needs more than ``max_events`` events (e.g. an exploding
+            network such as ``0 -> X, X -> 2 X``).
+        CountLimitError: a count would pass :data:`MAX_COUNT` (``2**62``), or the total
+            propensity overflowed float64.
+
+        Either names the trajectory (the lowest-numbered one that failed, on both backends and
+        for any thread count), its time, its state and its number of events. The work before
+        the error is bounded: numba stops trajectories above a failed one, torch checks every
+        16 steps.
 
     Introduced in: Gillespie simulation (kexue.fm/archives/5607).
     """
@@ -654,12 +842,18 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
     if device is None:
         device = x0.device if isinstance(x0, torch.Tensor) else torch.device("cpu")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device must be a torch.device or a name like 'cpu' or 'cuda', got "
+                         f"{device!r}") from None
     counts = _counts(network, x0)
     t_max = real(t_max, "t_max", positive=True)
     n_traj = _positive_int(n_traj, "n_traj")
     seed = _seed(seed)
     grid = _time_grid(t_grid, t_max)
+    if max_events is not None:
+        max_events = _positive_int(max_events, "max_events")
 
     if backend == "auto":
         backend = "numba" if device.type == "cpu" and numba_available() else "torch"
@@ -667,11 +861,24 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
         if device.type != "cpu":
             raise ValueError(f"backend='numba' runs on the CPU, got device={str(device)!r}; use "
                              f"backend='torch' for {device.type}")
+        max_events = MAX_EVENTS if max_events is None else max_events
         _compile_numba()
-        out = np.empty((n_traj, grid.numel(), network.n_species), dtype=np.int64)
+        S = network.n_species
+        out = np.empty((n_traj, grid.numel(), S), dtype=np.int64)
         n_events = np.empty(n_traj, dtype=np.int64)
-        _nb_ssa(counts, grid.numpy(), t_max, np.uint64(seed), *_kernel_arrays(network), out, n_events)
+        stop = np.zeros(n_traj, dtype=np.int64)
+        t_stop = np.zeros(n_traj)
+        x_stop = np.zeros((n_traj, S), dtype=np.int64)
+        lowest = np.array([n_traj], dtype=np.int64)
+        _nb_ssa(counts, grid.numpy(), t_max, np.uint64(seed), max_events, MAX_COUNT,
+                *_kernel_arrays(network), out, n_events, stop, t_stop, x_stop, lowest)
+        failed = np.nonzero((stop > 0) & (stop != _STOP_ABORTED))[0]
+        if failed.size:
+            i = int(failed[0])
+            raise _limit_error(int(stop[i]), f"ssa: trajectory {i}", float(t_stop[i]), x_stop[i],
+                               int(n_events[i]), max_events, t_max, network.species)
         return Ensemble(grid, torch.from_numpy(out), torch.from_numpy(n_events), network.species)
+    max_events = MAX_EVENTS_TORCH if max_events is None else max_events
     if device.type == "cpu" and n_traj < _CPU_SERIAL_BELOW and torch.get_num_threads() > 1:
         # Each step is a few dozen ops on [n_traj, R] tensors: for small batches handing them to
         # a thread pool costs more than the work, and on a busy machine every op can wait a
@@ -679,13 +886,14 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return _ssa_torch(network, counts, t_max, n_traj, seed, grid, device)
+            return _ssa_torch(network, counts, t_max, n_traj, seed, grid, device, max_events)
         finally:
             torch.set_num_threads(threads)
-    return _ssa_torch(network, counts, t_max, n_traj, seed, grid, device)
+    return _ssa_torch(network, counts, t_max, n_traj, seed, grid, device, max_events)
 
 
-def _ssa_torch(network, counts, t_max, n_traj, seed, grid, device, check_every=16) -> Ensemble:
+def _ssa_torch(network, counts, t_max, n_traj, seed, grid, device, max_events,
+               check_every=16) -> Ensemble:
     """Lock-step direct method on ``device`` (see :func:`ssa`)."""
     f64 = dict(dtype=torch.float64, device=device)
     generator = torch.Generator(device=device)
@@ -712,6 +920,12 @@ def _ssa_torch(network, counts, t_max, n_traj, seed, grid, device, check_every=1
     next_g = torch.zeros(n_traj, dtype=torch.int64, device=device)
     events = torch.zeros(n_traj, dtype=torch.int64, device=device)
     active = torch.ones(n_traj, dtype=torch.bool, device=device)
+    stop = torch.zeros(n_traj, dtype=torch.bool, device=device)  # rows stopped at a bound
+    # The event and count bounds are tested in a step only when some row could reach them before
+    # the next check: far from them (the usual case) that saves a few launches per step.
+    max_up = max(0, int(network.change.max()))
+    near_counts = int(counts.max()) > MAX_COUNT - check_every * max_up
+    near_events = check_every > max_events
 
     step = 0
     while True:
@@ -738,22 +952,44 @@ def _ssa_torch(network, counts, t_max, n_traj, seed, grid, device, check_every=1
         candidate = (cumulative > (u[1] * a0).unsqueeze(-1)) & possible
         last_possible = (possible * reaction_index).argmax(dim=-1)
         chosen = torch.where(candidate.any(dim=-1), candidate.to(torch.int8).argmax(dim=-1), last_possible)
-        fire = active & (t_next <= t_max)
-        x = x + change[chosen] * fire.unsqueeze(-1)
+        due = active & (t_next <= t_max)
+        # The bounds, as on numba: a0 overflowed (it is never NaN), one event too many, or a
+        # count past MAX_COUNT. x + change cannot wrap: x <= 2**62 and a change is at most 2**31.
+        moved = x + change[chosen]
+        within = a0 < math.inf
+        if near_events:
+            within = within & (events < max_events)
+        if near_counts:
+            within = within & (moved <= MAX_COUNT).all(dim=-1)
+        fire = due & within
+        stop |= fire != due  # a stopped row holds its state, so the cause can be read off later
+        x = torch.where(fire.unsqueeze(-1), moved, x)
         t = torch.where(fire, t_next, t)
         events += fire
         active = fire
 
         step += 1
         if step % check_every == 0:
-            n_active = int(active.sum())
+            n_active, n_stopped, x_max, events_max = torch.stack(
+                [active.sum(), stop.sum(), x.max(), events.max()]).tolist()
+            near_counts = x_max > MAX_COUNT - check_every * max_up
+            near_events = events_max + check_every > max_events
+            if n_stopped:
+                rows = torch.nonzero(stop).squeeze(-1)
+                j = int(rows[ids[rows].argmin()])
+                a0_j = float(_propensities_torch(x[j].to(torch.float64), nu, rates, denominator).sum())
+                code = (_STOP_PROPENSITY if a0_j == math.inf else
+                        _STOP_EVENTS if int(events[j]) >= max_events else _STOP_COUNT)
+                raise _limit_error(code, f"ssa: trajectory {int(ids[j])}", float(t[j]), x[j].tolist(),
+                                   int(events[j]), max_events, t_max, network.species)
             if n_active == 0:
                 break
             if n_active <= x.shape[0] // 2:
                 # Compact: finished rows have written all their grid points; drop them.
                 n_events.index_copy_(0, ids, events)
                 keep = torch.nonzero(active).squeeze(-1)
-                ids, x, t, next_g, events, active = (v[keep] for v in (ids, x, t, next_g, events, active))
+                ids, x, t, next_g, events, active, stop = (
+                    v[keep] for v in (ids, x, t, next_g, events, active, stop))
     n_events.index_copy_(0, ids, events)
 
     out = out.view(n_traj, T + 1, S)[:, :T]
@@ -768,7 +1004,7 @@ def _ssa_torch(network, counts, t_max, n_traj, seed, grid, device, check_every=1
 # ---------------------------------------------------------------------------------------------
 
 def trajectory(network: ReactionNetwork, x0, *, t_max: float | None = None,
-               n_events: int | None = None, seed: int = 0) -> Path:
+               n_events: int | None = None, seed: int = 0, max_events: int = MAX_EVENTS) -> Path:
     r"""Every event of one direct-method trajectory (for plots and per-event statistics).
 
     Same algorithm as :func:`ssa` (waiting time :math:`\tau = -\ln(1-u_1)/a_0`, reaction by
@@ -781,13 +1017,22 @@ def trajectory(network: ReactionNetwork, x0, *, t_max: float | None = None,
         network: the :class:`ReactionNetwork`.
         x0: initial counts, as in :func:`ssa`.
         t_max: final time (finite, > 0), or None.
-        n_events: maximum number of events (integer >= 1), or None. At least one of ``t_max``
-            and ``n_events`` is required.
+        n_events: maximum number of events (integer >= 1, at most ``max_events``), or None.
+            At least one of ``t_max`` and ``n_events`` is required.
         seed: integer seed.
+        max_events: the most events a path may record, an integer >= 1, default
+            :data:`MAX_EVENTS` (10**7). It bounds the memory, about ``8 (S + 2)`` bytes per
+            event (twice that while the record is assembled), and the time of a run stopped by
+            ``t_max`` alone. Raise it for longer records.
 
     Returns:
         :class:`Path` with ``t`` float64 ``[N+1]`` (``t[0] = 0``), ``x`` int64 ``[N+1, S]``
         (row 0 = ``x0``, then the state after each event), ``reaction`` int64 ``[N]``.
+
+    Raises:
+        EventLimitError: the path needs more than ``max_events`` events before ``t_max``.
+        CountLimitError: a count would pass :data:`MAX_COUNT`, or the total propensity
+            overflowed float64. Both name the time and the state reached.
 
     Introduced in: Gillespie simulation (kexue.fm/archives/5607).
     """
@@ -798,7 +1043,14 @@ def trajectory(network: ReactionNetwork, x0, *, t_max: float | None = None,
                          "(t_max=None, n_events=None)")
     counts = _counts(network, x0)
     t_limit = math.inf if t_max is None else real(t_max, "t_max", positive=True)
-    max_events = 2**62 if n_events is None else _positive_int(n_events, "n_events")
+    bound = _positive_int(max_events, "max_events")
+    if n_events is not None:
+        n_events = _positive_int(n_events, "n_events")
+        if n_events > bound:
+            raise ValueError(f"n_events must be <= max_events ({bound:,}), got {n_events:,}; "
+                             f"raise max_events to record more")
+    # Without n_events, record one event more than the bound: a path that needs it fails.
+    max_events = bound + 1 if n_events is None else n_events
     seed = _seed(seed)
     if numba_available():
         _compile_numba()
@@ -816,7 +1068,7 @@ def trajectory(network: ReactionNetwork, x0, *, t_max: float | None = None,
             t_out = np.empty(capacity)
             x_out = np.empty((capacity, network.n_species), dtype=np.int64)
             r_out = np.empty(capacity, dtype=np.int64)
-            n, t, status = _nb_path(x, t, state, t_limit, max_events - recorded, *arrays,
+            n, t, status = _nb_path(x, t, state, t_limit, max_events - recorded, MAX_COUNT, *arrays,
                                     t_out, x_out, r_out, a)
             chunks_t.append(t_out[:n])
             chunks_x.append(x_out[:n])
@@ -825,8 +1077,13 @@ def trajectory(network: ReactionNetwork, x0, *, t_max: float | None = None,
             if status != 0:
                 break
             capacity = min(2 * capacity, 1 << 24)
+    status = int(status)
+    if status == 2 and n_events is None or status in (4, 5):
+        code = {2: _STOP_EVENTS, 4: _STOP_COUNT, 5: _STOP_PROPENSITY}[status]
+        raise _limit_error(code, f"trajectory (seed={seed})", float(t), x, recorded, bound, t_limit,
+                           network.species)
     times = np.concatenate(chunks_t)
-    reason = {1: "t_max", 2: "n_events", 3: "absorbed"}[int(status)]
+    reason = {1: "t_max", 2: "n_events", 3: "absorbed"}[status]
     t_end = t_limit if (t_max is not None and reason in ("t_max", "absorbed")) else float(times[-1])
     return Path(times, np.concatenate(chunks_x), np.concatenate(chunks_r), network.species, t_end,
                 reason)
@@ -842,7 +1099,37 @@ def _numpy_1d(value, name: str, dtype) -> np.ndarray:
     array = np.asarray(value)
     if array.ndim != 1 or array.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array (one species), got shape {array.shape}")
+    if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.integer)
+                                       or np.issubdtype(array.dtype, np.floating)):
+        raise TypeError(f"{name} must be a 1-D array of real numbers, got dtype {array.dtype}")
     return array.astype(dtype, copy=False)
+
+
+def _count_array(value, name: str) -> np.ndarray:
+    """A non-empty 1-D array of counts as int64; integer-valued floats are accepted, 1.5 or NaN
+    are not (a cast would silently make them 1 and -2**63)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    array = np.asarray(value)
+    if array.dtype == object and array.ndim == 1:  # e.g. Python ints beyond int64
+        items = array.tolist()
+        for i, v in enumerate(items):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise TypeError(f"{name} must hold integer counts, got {v!r} at index {i}")
+            if not (math.isfinite(v) and v == int(v) and 0 <= v <= MAX_COUNT):
+                raise ValueError(f"{name} must hold integer counts in [0, 2**62], got {v!r} at index {i}")
+        array = np.array([int(v) for v in items], dtype=np.int64)
+    array = _numpy_1d(array, name, array.dtype)
+    if np.issubdtype(array.dtype, np.floating):
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(array) | (array != np.round(array)) | (array < 0) | (array > MAX_COUNT)
+    else:
+        bad = (array < 0) | (array > MAX_COUNT)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{name} must hold integer counts in [0, 2**62], got {array[i].item()!r} "
+                         f"at index {i}")
+    return array.astype(np.int64)
 
 
 def time_weighted_histogram(t, x, *, t_burn: float = 0.0, t_end: float | None = None):
@@ -857,11 +1144,12 @@ def time_weighted_histogram(t, x, *, t_burn: float = 0.0, t_end: float | None = 
     the time average, which converges to the stationary law :math:`\pi(n)` (ergodic theorem).
 
     Args:
-        t: event times ``[N+1]``, non-decreasing (e.g. ``Path.t``).
-        x: counts of one species ``[N+1]`` (e.g. ``Path.counts("n")``).
-        t_burn: start of the window (discard the transient), >= 0.
-        t_end: end of the window; default ``t[-1]`` (the last state then has weight 0); pass
-            ``Path.t_end`` to count the last state's dwell up to ``t_max``.
+        t: event times ``[N+1]``, finite, non-decreasing (e.g. ``Path.t``).
+        x: counts of one species ``[N+1]`` (e.g. ``Path.counts("n")``): integers in
+            ``[0, 2**62]``; floats are accepted when integer-valued, 1.5 or NaN are rejected.
+        t_burn: start of the window (discard the transient), a finite number.
+        t_end: end of the window, finite, > ``t_burn``; default ``t[-1]`` (the last state then
+            has weight 0); pass ``Path.t_end`` to count the last state's dwell up to ``t_max``.
 
     Returns:
         ``(values, probs)``: numpy int64 states with positive weight, ascending, and float64
@@ -870,14 +1158,14 @@ def time_weighted_histogram(t, x, *, t_burn: float = 0.0, t_end: float | None = 
     Introduced in: Gillespie simulation (kexue.fm/archives/5607).
     """
     t = _numpy_1d(t, "t", np.float64)
-    x = _numpy_1d(x, "x", np.int64)
+    x = _count_array(x, "x")
     if t.shape != x.shape:
         raise ValueError(f"t and x must have the same length, got {t.shape[0]} and {x.shape[0]}")
     if not np.isfinite(t).all() or (np.diff(t) < 0).any():
         raise ValueError("t must be finite and non-decreasing (event times)")
-    t_end = float(t[-1]) if t_end is None else float(t_end)
-    t_burn = float(t_burn)
-    if not (math.isfinite(t_burn) and math.isfinite(t_end)) or not t_burn < t_end:
+    t_end = float(t[-1]) if t_end is None else real(t_end, "t_end")
+    t_burn = real(t_burn, "t_burn")
+    if not t_burn < t_end:
         raise ValueError(f"need t_burn < t_end (both finite), got t_burn={t_burn!r}, "
                          f"t_end={t_end!r}")
     ends = np.append(t[1:], max(t_end, float(t[-1])))
@@ -902,7 +1190,8 @@ def event_weighted_histogram(x, *, burn: int = 0):
     Use :func:`time_weighted_histogram` for :math:`\pi`.
 
     Args:
-        x: counts of one species after each event ``[N+1]``.
+        x: counts of one species after each event ``[N+1]``, as in
+            :func:`time_weighted_histogram` (integer-valued; 1.5 or NaN are rejected).
         burn: number of leading events to drop (integer >= 0).
 
     Returns:
@@ -910,7 +1199,7 @@ def event_weighted_histogram(x, *, burn: int = 0):
 
     Introduced in: Gillespie simulation (kexue.fm/archives/5607).
     """
-    x = _numpy_1d(x, "x", np.int64)
+    x = _count_array(x, "x")
     if isinstance(burn, bool) or not isinstance(burn, numbers.Integral) or not 0 <= burn < x.size:
         raise ValueError(f"burn must be an integer in [0, {x.size}), got {burn!r}")
     values, counts = np.unique(x[burn:], return_counts=True)
@@ -1098,38 +1387,91 @@ def cme_transient(network: ReactionNetwork, x0, t, max_counts) -> np.ndarray:
 
     .. math:: p(t) = e^{tQ}\, \delta_{x_0},
 
-    with ``scipy.sparse.linalg.expm_multiply`` (stepping from one requested time to the next).
+    stepping from one requested time to the next. Each step applies the exponential with
+    ``scipy.sparse.linalg.expm_multiply``, whose work grows with :math:`\|Q\,\Delta t\|_1`
+    (about :math:`\|Q \Delta t\|_1 (\mathrm{nnz}(Q) + 4000)` multiply-adds, ~6 ns each). On
+    a box of at most :data:`MAX_DENSE_STATES` (1000) states where that estimate exceeds the
+    cost of a dense ``scipy.linalg.expm`` of :math:`Q \Delta t` (scaling and squaring: about
+    :math:`n^3 (\log_2 \|Q \Delta t\|_1 + 10)` flops, so large rates or long times cost a
+    few squarings more), the dense exponential is used instead. Work beyond
+    :data:`MAX_CME_WORK` (about a minute) is refused with a ``ValueError``.
 
     Args:
         network: the :class:`ReactionNetwork`.
         x0: initial counts (inside the box), as in :func:`ssa`.
-        t: a time >= 0, or a sorted 1-D sequence of times ``[T]``.
+        t: a time >= 0, or a sorted 1-D sequence of times ``[T]``, finite.
         max_counts: the truncation box, as in :func:`cme_generator`.
 
     Returns:
         float64 array ``box`` (scalar ``t``) or ``[T, *box]``, ``box = tuple(m + 1 for m in
         max_counts)``.
 
+    Raises:
+        ValueError: for bad arguments, or when a sparse exponential on a box too large for the
+        dense one would exceed :data:`MAX_CME_WORK` (use a smaller box, :func:`cme_stationary`
+        for times far beyond the relaxation time, or :func:`ssa`).
+
     Introduced in: Gillespie simulation (kexue.fm/archives/5607).
     """
+    import scipy.linalg
     import scipy.sparse.linalg
 
     shape = _box(network, max_counts)
     start = _counts(network, x0)
     if (start >= np.array(shape)).any():
         raise ValueError(f"x0={start.tolist()} lies outside the box max_counts={[m - 1 for m in shape]}")
-    times = np.asarray(t.cpu() if isinstance(t, torch.Tensor) else t, dtype=np.float64)
+    try:
+        if isinstance(t, (str, bytes)):  # numpy would read '1' as 1.0
+            raise TypeError
+        times = np.asarray(t.detach().cpu() if isinstance(t, torch.Tensor) else t, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"t must be a time >= 0 or a sorted 1-D sequence of times, got {t!r}") from None
     scalar = times.ndim == 0
+    if times.ndim > 1 or times.size == 0:
+        raise ValueError(f"t must be a time >= 0 or a non-empty sorted 1-D sequence of times, got "
+                         f"shape {times.shape}")
     times = times.reshape(-1)
     if not np.isfinite(times).all() or (times < 0).any() or (np.diff(times) < 0).any():
         raise ValueError(f"t must be finite, >= 0 and sorted ascending, got {t!r}")
     Q = cme_generator(network, max_counts).tocsc()
-    p = np.zeros(math.prod(shape))
+    n = Q.shape[0]
+    norm = float(abs(Q).sum(axis=0).max()) if Q.nnz else 0.0  # ||Q||_1, the largest column sum
+
+    def sparse_work(dt):
+        return norm * dt * (Q.nnz + 4000)
+
+    def dense_work(dt):
+        # In the units of sparse_work: a dense flop costs ~1/30 of a sparse multiply-add.
+        return n**3 * (math.log2(max(norm * dt, 1.0)) + 10) / 30 if n <= MAX_DENSE_STATES else math.inf
+
+    steps = np.diff(np.concatenate([[0.0], times]))
+    work, last = 0.0, None
+    for dt in steps[steps > 0].tolist():
+        if dense_work(dt) < sparse_work(dt):
+            work += n * n / 30 if dt == last else dense_work(dt)  # an equal step reuses exp(Q dt)
+            last = dt
+        else:
+            work += sparse_work(dt)
+    if work > MAX_CME_WORK:
+        raise ValueError(f"cme_transient: ||Q||_1 t = {norm * times[-1]:.3g} on a box of {n:,} states "
+                         f"needs about {work:.2g} operations, above MAX_CME_WORK = {MAX_CME_WORK:.0e}; "
+                         f"use a smaller box (up to {MAX_DENSE_STATES} states take a dense "
+                         f"exponential whose work hardly grows with t), cme_stationary for times far "
+                         f"beyond the relaxation time, or ssa")
+    dense_dt, dense_exp = None, None  # the last dense exp(Q dt), reused for an equal step
+    p = np.zeros(n)
     p[np.ravel_multi_index(tuple(start), shape)] = 1.0
     out, now = [], 0.0
     for when in times:
         if when > now:
-            p = np.clip(scipy.sparse.linalg.expm_multiply(Q * (when - now), p), 0.0, None)
+            dt = float(when - now)
+            if dense_work(dt) < sparse_work(dt):
+                if dt != dense_dt:
+                    dense_dt, dense_exp = dt, scipy.linalg.expm(Q.toarray() * dt)
+                p = dense_exp @ p
+            else:
+                p = scipy.sparse.linalg.expm_multiply(Q * dt, p)
+            p = np.clip(p, 0.0, None)
             p /= p.sum()
             now = when
         out.append(p.reshape(shape))
@@ -1174,29 +1516,47 @@ def jump_chain_law(network: ReactionNetwork, law) -> np.ndarray:
 # Deterministic mean field
 # ---------------------------------------------------------------------------------------------
 
-def mass_action_ode(network: ReactionNetwork, x0, t_grid) -> np.ndarray:
+def mass_action_ode(network: ReactionNetwork, x0, t_grid, *, max_steps: int = 10**6) -> np.ndarray:
     r"""Reaction-rate equations, the large-number limit of the master equation.
 
     .. math:: \frac{dx_s}{dt} = \sum_r \Delta_{rs}\, k_r \prod_{s'}
        \frac{x_{s'}^{\nu^-_{rs'}}}{\nu^-_{rs'}!},
 
-    solved with ``scipy.integrate.solve_ivp`` (LSODA with the exact Jacobian, rtol 1e-10). For
+    solved with scipy's LSODA (the exact Jacobian, rtol 1e-10), step by step, with the output
+    times read from each step's interpolant as ``scipy.integrate.solve_ivp`` does. For
     networks of order <= 1 (no two reactant molecules) it is exactly the mean of the CME.
+
+    The work is bounded: a solution that blows up in finite time (e.g. ``2 X -> 3 X``, where
+    :math:`\dot x = x^2/2`) stops once an amount passes :data:`MAX_ODE_AMOUNT` (``1e100``) or
+    stops being finite, and any run stops after ``max_steps`` steps; both raise a
+    :class:`SimulationLimitError` naming the time reached.
 
     Args:
         network: the :class:`ReactionNetwork`.
         x0: initial amounts (counts), as in :func:`ssa`.
         t_grid: output times ``[T]``, sorted, >= 0 (the start is t = 0).
+        max_steps: the most solver steps, an integer >= 1 (default 10**6, some seconds).
 
     Returns:
         float64 numpy array ``[T, S]``.
 
+    Raises:
+        SimulationLimitError: on a blow-up before ``t_grid[-1]`` or after ``max_steps`` steps.
+        RuntimeError: when the solver itself fails.
+
     Introduced in: Gillespie simulation (kexue.fm/archives/5607).
     """
-    from scipy.integrate import solve_ivp
+    from scipy.integrate import LSODA
 
     start = _counts(network, x0).astype(np.float64)
-    times = np.asarray(t_grid.cpu() if isinstance(t_grid, torch.Tensor) else t_grid, dtype=np.float64)
+    max_steps = _positive_int(max_steps, "max_steps")
+    try:
+        if isinstance(t_grid, (str, bytes)):  # numpy would read '1' as 1.0
+            raise TypeError
+        times = np.asarray(t_grid.detach().cpu() if isinstance(t_grid, torch.Tensor) else t_grid,
+                           dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"t_grid must be a sorted 1-D sequence of times, got {t_grid!r}") from None
     if times.ndim != 1 or times.size == 0 or not np.isfinite(times).all() or (times < 0).any() \
             or (np.diff(times) < 0).any():
         raise ValueError(f"t_grid must be a non-empty sorted 1-D sequence of finite times >= 0, "
@@ -1220,14 +1580,37 @@ def mass_action_ode(network: ReactionNetwork, x0, t_grid) -> np.ndarray:
             d[:, s] = k * powers.prod(axis=1)
         return delta.T @ d
 
-    if times[-1] == 0:
-        return np.tile(start, (times.size, 1))
-    scale = max(1.0, float(start.max()))
-    solution = solve_ivp(f, (0.0, float(times[-1])), start, method="LSODA", t_eval=times, jac=jac,
-                         rtol=1e-10, atol=1e-10 * scale)
-    if not solution.success:
-        raise RuntimeError(f"mass_action_ode: solve_ivp failed: {solution.message}")
-    return solution.y.T.copy()
+    out = np.empty((times.size, start.size))
+    done = int(np.searchsorted(times, 0.0, side="right"))  # output times at t = 0
+    out[:done] = start
+    if done == times.size:
+        return out
+    scale, t_end = max(1.0, float(start.max())), float(times[-1])
+    solver = LSODA(f, 0.0, start, t_end, jac=jac, rtol=1e-10, atol=1e-10 * scale)
+    steps = 0
+    # Near a blow-up x**nu overflows before the check below sees it: inf is caught there.
+    with np.errstate(over="ignore", invalid="ignore"):
+        while solver.status == "running":
+            message = solver.step()
+            steps += 1
+            if solver.status == "failed":
+                raise RuntimeError(f"mass_action_ode: the LSODA solver failed at t = {solver.t!r}: {message}")
+            if not np.isfinite(solver.y).all() or solver.y.max() > MAX_ODE_AMOUNT:
+                s = int(np.argmax(np.where(np.isfinite(solver.y), solver.y, np.inf)))
+                raise SimulationLimitError(
+                    f"mass_action_ode: the amount of {network.species[s]!r} passed MAX_ODE_AMOUNT = "
+                    f"{MAX_ODE_AMOUNT:.0e} at t = {solver.t!r}, before t_grid[-1] = {t_end!r}: the "
+                    f"solution blows up in finite time or grows too large to follow (ask for "
+                    f"earlier times)")
+            later = int(np.searchsorted(times, solver.t, side="right"))
+            if later > done:
+                out[done:later] = solver.dense_output()(times[done:later]).T
+                done = later
+            if solver.status == "running" and steps >= max_steps:
+                raise SimulationLimitError(
+                    f"mass_action_ode: max_steps={max_steps:,} solver steps reached at t = {solver.t!r}, "
+                    f"before t_grid[-1] = {t_end!r}; raise max_steps to go on")
+    return out
 
 
 # ------------------------------------------------------------------------ theory
@@ -1243,24 +1626,30 @@ def two_stage_moments(k_m: float, k_p: float, gamma_m: float, gamma_p: float) ->
     :math:`\mathbb E[x\,a_0]/\mathbb E[a_0]` with :math:`a_0 = k_m + (k_p+\gamma_m)m + \gamma_p n`.
 
     Returns a dict with ``m_mean, m_var, n_mean, n_var, cov, fano, a0_mean, m_mean_event,
-    n_mean_event``.
+    n_mean_event``. Every rate must be a finite number > 0; the results are computed as ratios
+    (e.g. the event means as :math:`\bar x + \mathrm{Cov}(x, a_0)/\mathbb E[a_0]`), so they stay
+    finite wherever the exact values are.
 
     Introduced in: Gillespie simulation (kexue.fm/archives/5607).
     """
-    for name, value in (("k_m", k_m), ("k_p", k_p), ("gamma_m", gamma_m), ("gamma_p", gamma_p)):
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a finite rate > 0, got {value!r}")
+    k_m, k_p, gamma_m, gamma_p = (real(value, name, positive=True) for name, value in (
+        ("k_m", k_m), ("k_p", k_p), ("gamma_m", gamma_m), ("gamma_p", gamma_p)))
     m_mean = m_var = k_m / gamma_m
-    n_mean = k_m * k_p / (gamma_m * gamma_p)
-    fano = 1 + k_p / (gamma_m + gamma_p)
+    n_mean = m_mean * (k_p / gamma_p)
+    ratio = k_p / (gamma_m + gamma_p)
+    fano = 1 + ratio
     n_var = fano * n_mean
-    cov = k_p * m_var / (gamma_m + gamma_p)
-    e_mm, e_mn, e_nn = m_var + m_mean**2, cov + m_mean * n_mean, n_var + n_mean**2
+    cov = ratio * m_var
     a0_mean = k_m + (k_p + gamma_m) * m_mean + gamma_p * n_mean
-    m_a0 = k_m * m_mean + (k_p + gamma_m) * e_mm + gamma_p * e_mn
-    n_a0 = k_m * n_mean + (k_p + gamma_m) * e_mn + gamma_p * e_nn
+    # E[x a0] / E[a0] = E[x] + Cov(x, a0) / E[a0], with the rates of a0 divided by the largest
+    # (the ratio does not change): no squared means, no product of a huge rate and a huge mean.
+    c = max(k_m, k_p + gamma_m, gamma_p)
+    b, g = (k_p + gamma_m) / c, gamma_p / c
+    a0_scaled = k_m / c + b * m_mean + g * n_mean
+    m_event = m_mean + (b * m_var + g * cov) / a0_scaled
+    n_event = n_mean + (b * cov + g * n_var) / a0_scaled
     return dict(m_mean=m_mean, m_var=m_var, n_mean=n_mean, n_var=n_var, cov=cov, fano=fano,
-                a0_mean=a0_mean, m_mean_event=m_a0 / a0_mean, n_mean_event=n_a0 / a0_mean)
+                a0_mean=a0_mean, m_mean_event=m_event, n_mean_event=n_event)
 
 
 def birth_death_law(k: float, gamma: float, x0: int, t: float, n_max: int) -> np.ndarray:
@@ -1269,14 +1658,51 @@ def birth_death_law(k: float, gamma: float, x0: int, t: float, n_max: int) -> np
     :math:`X_t = \mathrm{Binomial}(x_0, e^{-\gamma t}) + \mathrm{Poisson}\big(\tfrac{k}{\gamma}(1-e^{-\gamma t})\big)`:
     the initial molecules survive independently, the newcomers arrive as a Poisson stream.
 
+    Args:
+        k: birth rate, a finite number >= 0.
+        gamma: death rate per molecule, a finite number > 0.
+        x0: initial count, an integer >= 0.
+        t: time, a finite number >= 0.
+        n_max: largest count of the returned law, an integer >= 0.
+
+    Returns:
+        float64 array ``[n_max + 1]``: :math:`P(X_t = n)` for ``n = 0..n_max`` (summing to 1
+        less the mass above ``n_max``).
+
     Introduced in: Gillespie simulation (kexue.fm/archives/5607).
     """
     from scipy import stats
 
+    k = real(k, "k")
+    gamma = real(gamma, "gamma", positive=True)
+    t = real(t, "t")
+    for name, value in (("k", k), ("t", t)):
+        if value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    x0 = _integer(x0, "x0")
+    n_max = _integer(n_max, "n_max")
     survive = math.exp(-gamma * t)
+    mean_new = k / gamma * -math.expm1(-gamma * t)  # expm1: exact for small gamma t as well
     grid = np.arange(n_max + 1)
-    return np.convolve(stats.binom.pmf(grid, x0, survive),
-                       stats.poisson.pmf(grid, k / gamma * (1 - survive)))[: n_max + 1]
+    survivors = stats.binom.pmf(grid, x0, survive)
+    newcomers = stats.poisson.pmf(grid, mean_new)
+    # Convolve only where the pmfs are non-zero (~40 standard deviations around their means):
+    # a direct convolution of the full grids costs n_max**2.
+    law = np.zeros(n_max + 1)
+    (a,), (b,) = np.nonzero(survivors), np.nonzero(newcomers)
+    if a.size and b.size:
+        left, right = survivors[a[0]:a[-1] + 1], newcomers[b[0]:b[-1] + 1]
+        if left.size * right.size <= 10**7:
+            part = np.convolve(left, right)
+        else:  # wide laws (counts of 10**5 and more): by FFT, exact to ~1e-16 absolute
+            from scipy.signal import fftconvolve
+
+            part = np.clip(fftconvolve(left, right), 0.0, None)
+        start = int(a[0] + b[0])
+        if start <= n_max:
+            part = part[: n_max + 1 - start]
+            law[start:start + part.size] = part
+    return law
 
 
 def compare_weightings(network: ReactionNetwork, x0, species: str, *, n_events: int,
@@ -1317,9 +1743,12 @@ def compare_weightings(network: ReactionNetwork, x0, species: str, *, n_events: 
         raise ValueError(f"n_paths must be >= 2 (for a standard error), got {n_paths}")
     t_burn = real(t_burn, "t_burn", positive=True)
     seed = _seed(seed)
+    n_events = _positive_int(n_events, "n_events")
     time_means, event_means, event_all, hists = [], [], [], []
     for i in range(n_paths):
-        path = trajectory(network, x0, n_events=n_events, seed=seed + i)
+        # n_events bounds each path itself: no further cap on events is needed.
+        path = trajectory(network, x0, n_events=n_events, seed=seed + i,
+                          max_events=max(n_events, MAX_EVENTS))
         if i == 0:
             first = path
         cut = min(t_burn, float(path.t[-1]) / 2)

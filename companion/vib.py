@@ -13,6 +13,12 @@ paths ``z1 cos θ + z2 sin θ`` between codes stay typical when straight lines d
 Conventions: a code has ``D`` components in the last dimension; ``mu`` and ``logvar`` are the
 mean and log-variance of a diagonal Gaussian encoder, of equal shape ``[..., D]``. Information
 is measured in nats (natural logarithms) per sample.
+
+Arguments are checked as :mod:`companion.checks` describes, with one addition: ``mu`` and
+``logvar`` are checked to be finite (one device synchronisation; a NaN there is a diverged
+encoder). Other model-side tensors (logits, codes) are not checked: NaN or ±inf in them
+propagates. Sums over samples or code components are taken in an order that does not depend on
+the number of threads (``_sum_last``), so results are the same on one thread or many.
 """
 
 import math
@@ -23,17 +29,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion.checks import choice as _choice
+from companion.checks import finite as _check_finite
 from companion.checks import float_tensor, real
 from companion.checks import generator as _generator
+from companion.checks import integer as _integer
 from companion.checks import positive_int as _positive_int
+from companion.checks import reduce as _reduce
+from companion.checks import reduction as _reduction
+from companion.checks import torch_generator as _torch_generator
 from companion.progress import trange
 from companion.figures import lazy
 
 # The figures live in companion.figures.vib (they import matplotlib), loaded on first use.
 __getattr__, __dir__ = lazy(__name__, ("plot_interpolation", "plot_kl", "plot_linear_gaussian", "plot_priors"))
 
-REDUCTIONS = ("none", "sum", "mean")
+REDUCTIONS = ("none", "sum", "mean")  # what kl_std_normal and task_loss accept (checks.reduction)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -63,9 +73,53 @@ def _finite(x: torch.Tensor, name: str, hint: str = "") -> None:
     # non-finite; only then look at the elements (a sum of finite values can also overflow).
     if bool(torch.isfinite(x.sum())):
         return
-    bad = x[~torch.isfinite(x)]
-    if bad.numel():
-        raise ValueError(f"{name} must be finite, found {bad[0].item()}{hint}")
+    try:
+        _check_finite(x, name)
+    except ValueError as error:
+        raise ValueError(f"{error}{hint}") from None
+
+
+def _flag(value, name: str) -> bool:
+    # a string such as 'no' is truthy: only a bool says which way is meant
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+# ----------------------------------------------------------------------------------------------
+# sums whose rounding does not depend on the thread count
+
+
+_BLOCK = 1024
+_GRAIN = 32768  # torch's parallel grain: a full reduction of fewer elements runs on one thread
+
+
+def _sum_last(t: torch.Tensor) -> torch.Tensor:
+    """``t.sum(-1)``, added in an order that does not depend on the number of threads.
+
+    torch splits a reduction to a single number of 32768 or more elements between threads, and
+    the partial sums then round differently on 1 and on 16 threads. Summing blocks of 1024 first
+    leaves only reductions that run whole on one thread (blocks are shared out one per thread)."""
+    while t.shape[-1] >= _GRAIN:
+        t = F.pad(t, (0, -t.shape[-1] % _BLOCK)).unflatten(-1, (-1, _BLOCK)).sum(-1)
+    return t.sum(-1)
+
+
+def _reduced(loss: torch.Tensor, reduction: str) -> torch.Tensor:
+    """``checks.reduce(loss, reduction)`` (an error for the mean of an empty batch), with the
+    sum independent of the thread count."""
+    if reduction == "none" or loss.numel() == 0:
+        return _reduce(loss, reduction)
+    total = _sum_last(loss.flatten())
+    return total if reduction == "sum" else total / loss.numel()
+
+
+def _batch(x, name: str) -> torch.Tensor:
+    """A floating-point tensor [B, ...] with B >= 1 (an empty data set has no epoch mean)."""
+    x = _tensor(x, name)
+    if x.dim() == 0 or x.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one sample, shape [B, ...] with B >= 1, got {tuple(x.shape)}")
+    return x
 
 
 def _lam(lam) -> float:
@@ -87,15 +141,16 @@ def kl_std_normal(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "sum"
         KL\big(\mathcal N(\mu, \operatorname{diag}\sigma^2)\,\|\,\mathcal N(0, I)\big)
         = \tfrac12 \sum_d \big(\mu_d^2 + \sigma_d^2 - \log\sigma_d^2 - 1\big)
 
-    with :math:`\sigma_d^2 = e^{\text{logvar}_d}`. Each term is >= 0 and vanishes only at ``mu = 0, logvar = 0``. Its gradients are
-    ``∂/∂mu = mu`` and ``∂/∂logvar = (exp(logvar) - 1) / 2``.
+    with :math:`\sigma_d^2 = e^{\text{logvar}_d}`. Each term is >= 0 and vanishes only at
+    ``mu = 0, logvar = 0``. Its gradients are ``∂/∂mu = mu`` and ``∂/∂logvar = (exp(logvar) - 1) / 2``.
 
     Args:
-        mu: means, shape ``[..., D]``, floating point.
-        logvar: log-variances, same shape, finite.
+        mu: means, shape ``[..., D]``, floating point, finite (checked).
+        logvar: log-variances, same shape, finite (checked).
         reduction: ``"none"``: one term per component, ``[..., D]``; ``"sum"``: summed over the
             code, ``[...]`` (one KL per sample); ``"mean"``: that sum averaged over every leading
-            dimension, a scalar (the rate of a batch, as in Su's layer).
+            dimension, a scalar (the rate of a batch, as in Su's layer; ValueError for an empty
+            batch, whose mean is 0/0).
 
     Returns:
         A tensor on ``mu``'s device and in its dtype.
@@ -103,16 +158,31 @@ def kl_std_normal(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "sum"
     Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
     """
     mu, logvar = _gaussian(mu, logvar)
-    return _kl(mu, logvar, _choice(reduction, "reduction", REDUCTIONS))
+    return _kl(mu, logvar, _reduction(reduction))
+
+
+class _Expm1MinusX(torch.autograd.Function):
+    """``expm1(v) - v`` with the derivative ``expm1(v)`` itself. expm1 keeps the value free of
+    cancellation near the prior (v ≈ 0); autograd would form the derivative as
+    ``(expm1(v) + 1) - 1``, which is 0 in float32 at v = 1e-8 where the exact value is 1e-8."""
+
+    @staticmethod
+    def forward(ctx, v):
+        ctx.save_for_backward(v)
+        return torch.expm1(v) - v
+
+    @staticmethod
+    def backward(ctx, grad):
+        (v,) = ctx.saved_tensors
+        return grad * torch.expm1(v)
 
 
 def _kl(mu: torch.Tensor, logvar: torch.Tensor, reduction: str) -> torch.Tensor:
-    # expm1(v) - v instead of exp(v) - 1 - v: no cancellation near the prior, where v ≈ 0.
-    terms = 0.5 * (mu.square() + torch.expm1(logvar) - logvar)
+    terms = 0.5 * (mu.square() + _Expm1MinusX.apply(logvar))
     if reduction == "none":
         return terms
-    per_sample = terms.sum(-1)
-    return per_sample if reduction == "sum" else per_sample.mean()
+    per_sample = _sum_last(terms)
+    return per_sample if reduction == "sum" else _reduced(per_sample, "mean")
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, training: bool = True,
@@ -126,8 +196,9 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, training: bool = True
 
     Args:
         mu, logvar: shape ``[..., D]`` each (see :func:`kl_std_normal`).
-        training: sample (True) or return ``mu`` (False).
-        generator: a ``torch.Generator`` on ``mu``'s device, for reproducible noise.
+        training: sample (``True``) or return ``mu`` (``False``); a bool, since a string such as
+            ``"no"`` would count as true.
+        generator: a ``torch.Generator`` on ``mu``'s device, for reproducible noise, or ``None``.
 
     Returns:
         ``z`` of ``mu``'s shape, dtype and device.
@@ -135,7 +206,8 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, training: bool = True
     Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
     """
     mu, logvar = _gaussian(mu, logvar)
-    if not training:
+    generator = _torch_generator(generator)
+    if not _flag(training, "training"):
         return mu
     eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
     return mu + torch.exp(0.5 * logvar) * eps
@@ -152,8 +224,8 @@ def kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int,
 
     Args:
         mu, logvar: shape ``[..., D]``.
-        n_samples: number of draws, >= 2.
-        generator: for reproducible draws.
+        n_samples: number of draws, >= 2 (a standard error needs two).
+        generator: a ``torch.Generator`` for reproducible draws, or ``None``.
 
     Returns:
         ``(estimate, standard_error)``, both of shape ``[...]``.
@@ -161,13 +233,15 @@ def kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int,
     Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
     """
     mu, logvar = _gaussian(mu, logvar)
-    n_samples = _positive_int(n_samples, "n_samples")
-    if n_samples < 2:
-        raise ValueError(f"n_samples must be an integer >= 2 (a standard error needs two), got {n_samples}")
+    n_samples = _integer(n_samples, "n_samples", minimum=2)
+    generator = _torch_generator(generator)
     eps = torch.randn((n_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
     z = mu + torch.exp(0.5 * logvar) * eps
-    log_ratio = 0.5 * (z.square() - eps.square() - logvar).sum(-1)
-    return log_ratio.mean(0), log_ratio.std(0) / math.sqrt(n_samples)
+    # the draws last, so that both sums over them go through _sum_last
+    log_ratio = _sum_last(0.5 * (z.square() - eps.square() - logvar)).movedim(0, -1)
+    mean = _sum_last(log_ratio) / n_samples
+    var = _sum_last((log_ratio - mean.unsqueeze(-1)).square()) / (n_samples - 1)
+    return mean, var.sqrt() / math.sqrt(n_samples)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -223,21 +297,28 @@ class VIBLoss(NamedTuple):
 def task_loss(output: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """−log p(y|z) per sample: softmax cross-entropy for class labels, Bernoulli for a VAE.
 
-    * ``target`` of integer dtype and shape ``[B]``: classes in ``[0, C)``; ``output`` are
-      logits ``[B, C]``.
+    * ``target`` of any integer dtype (int64, int32, uint8, ...) and shape ``[B]``: classes in
+      ``[0, C)``; ``output`` are logits ``[B, C]``. Boolean targets are refused: as labels they
+      would be read as classes 0 and 1, as pixels as 0 and 1, so say which with a cast.
     * ``target`` floating point of ``output``'s shape, values in ``[0, 1]``: ``output`` are
       per-pixel logits and the loss is the binary cross-entropy summed over all but the batch
       dimension (a VAE's reconstruction term; for grey levels in between 0 and 1 its minimum is
       the targets' own entropy, not 0).
 
-    ``reduction``: ``"none"`` (``[B]``) or ``"mean"`` (scalar).
+    ``reduction``: ``"none"`` (``[B]``), ``"sum"`` or ``"mean"`` (scalars; the mean of an empty
+    batch is a ValueError). The targets are checked (one device synchronisation); NaN or ±inf in
+    ``output`` propagates to the result; it is not checked, which would cost a device
+    synchronisation.
 
     Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
     """
     output = _tensor(output, "output")
     if not isinstance(target, torch.Tensor):
         raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
-    reduction = _choice(reduction, "reduction", ("none", "mean"))
+    if target.dtype == torch.bool or target.is_complex():
+        raise TypeError(f"target must hold integer class labels or floating-point reconstruction targets, "
+                        f"got dtype {target.dtype} (cast a boolean mask with .long() or .float())")
+    reduction = _reduction(reduction)
     if not target.is_floating_point():
         if output.dim() != 2 or target.shape != output.shape[:1]:
             raise ValueError(f"class labels need output [B, C] and target [B], got output "
@@ -247,15 +328,18 @@ def task_loss(output: torch.Tensor, target: torch.Tensor, reduction: str = "mean
         if lo < 0 or hi >= n_classes:
             raise ValueError(f"class labels in target must lie in [0, {n_classes}), got values from "
                              f"{int(lo)} to {int(hi)}")
-        per_sample = F.cross_entropy(output, target, reduction="none")
+        # cross_entropy takes int64 labels only; any integer dtype holds valid labels once in range
+        per_sample = F.cross_entropy(output, target.long(), reduction="none")
     else:
         if target.shape != output.shape or output.dim() < 2:
             raise ValueError(f"a reconstruction target must have output's shape [B, ...], got output "
                              f"{tuple(output.shape)} and target {tuple(target.shape)}")
-        if target.numel() and not bool(((target >= 0) & (target <= 1)).all()):
-            raise ValueError("a reconstruction target must hold values in [0, 1] (Bernoulli means)")
-        per_sample = F.binary_cross_entropy_with_logits(output, target, reduction="none").flatten(1).sum(1)
-    return per_sample if reduction == "none" else per_sample.mean()
+        outside = ~((target >= 0) & (target <= 1))
+        if bool(outside.any()):
+            raise ValueError(f"target must hold values in [0, 1] (Bernoulli means) for a reconstruction, "
+                             f"got {target[outside][0].item()}")
+        per_sample = _sum_last(F.binary_cross_entropy_with_logits(output, target, reduction="none").flatten(1))
+    return _reduced(per_sample, reduction)
 
 
 def vib_loss(output: torch.Tensor, target: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
@@ -384,11 +468,13 @@ def fit(model: VIBNet, inputs: torch.Tensor, targets: torch.Tensor | None = None
     """
     lam = _lam(lam)
     epochs, batch_size = _positive_int(epochs, "epochs"), _positive_int(batch_size, "batch_size")
-    inputs = _tensor(inputs, "inputs")
+    inputs = _batch(inputs, "inputs")
     targets = inputs.flatten(1) if targets is None else targets
-    if not isinstance(targets, torch.Tensor) or len(targets) != len(inputs):
+    if not isinstance(targets, torch.Tensor):
+        raise TypeError(f"targets must be a torch.Tensor with one row per input, got {type(targets).__name__}")
+    if targets.dim() == 0 or len(targets) != len(inputs):
         raise ValueError(f"targets must be a tensor with one row per input ({len(inputs)}), got "
-                         f"{getattr(targets, 'shape', type(targets).__name__)}")
+                         f"{targets.shape}")
     if monitor is not None:
         if not isinstance(monitor, tuple) or len(monitor) != 2:
             raise TypeError("monitor must be a tuple (inputs, labels)")
@@ -440,7 +526,7 @@ def evaluate(model: VIBNet, inputs: torch.Tensor, targets: torch.Tensor | None =
     """
     n_samples = _positive_int(n_samples, "n_samples")
     model.eval()
-    inputs = _tensor(inputs, "inputs")
+    inputs = _batch(inputs, "inputs")
     targets = inputs.flatten(1) if targets is None else targets
     mu, logvar = model.encode(inputs)
     out = model.decoder(mu)
@@ -485,27 +571,86 @@ def linear_gaussian(w, s) -> LinearGaussian:
     and the gap is :math:`KL(\mathcal N(0, w^2+s^2)\,\|\,\mathcal N(0,1)) =
     \tfrac12 (w^2 + s^2 - \log(w^2+s^2) - 1)`, zero exactly when :math:`w^2 + s^2 = 1`.
 
+    Everything is computed without forming :math:`w^2/s^2` or :math:`\log s^2` from squares
+    that could overflow or underflow, so each result is finite wherever its exact value is a
+    float: :math:`w = 1, s = 10^{-200}` gives :math:`I = \log 10^{200} \approx 460.5`. Near
+    :math:`w^2 + s^2 = 1` the gap is quadratic in :math:`\log(w^2 + s^2)`, which is rounded, so
+    there its error is about :math:`3 \cdot 10^{-16}\,|\log(w^2 + s^2)|` absolute rather than
+    relative.
+
     Args:
-        w: encoder gain, any real (number or tensor).
-        s: encoder noise standard deviation, > 0 (number or tensor, broadcast with ``w``).
+        w: encoder gain, any finite real (number, sequence or tensor of them).
+        s: encoder noise standard deviation, finite and > 0 (number, sequence or tensor, whose
+            shape broadcasts with ``w``'s).
 
     Returns:
         :class:`LinearGaussian` of float64 tensors (0-d for numbers).
 
     Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
     """
-    w = torch.as_tensor(w, dtype=torch.float64)
-    s = torch.as_tensor(s, dtype=torch.float64)
+    w, s = _reals(w, "w"), _reals(s, "s")
     if not bool(torch.isfinite(w).all()):
         raise ValueError(f"w must be finite, got {w.tolist()}")
     if not bool((torch.isfinite(s) & (s > 0)).all()):
         raise ValueError(f"s must be a finite standard deviation > 0, got {s.tolist()}")
-    w2, s2 = w.square(), s.square()
-    information = 0.5 * torch.log1p(w2 / s2)
-    bound = 0.5 * (w2 + s2 - torch.log(s2) - 1)
-    total = w2 + s2
-    gap = 0.5 * (torch.expm1(torch.log(total)) - torch.log(total))  # expm1: exact near total = 1
+    try:
+        w, s = torch.broadcast_tensors(w, s)
+    except RuntimeError:
+        raise ValueError(f"w and s must have shapes that broadcast together, got {tuple(w.shape)} and "
+                         f"{tuple(s.shape)}") from None
+    # I = log(1 + r²)/2 with r = |w|/s: directly while r² is a float, else as
+    # log r + log1p(1/r²)/2 with log r = log|w| - log s, which stays finite when r overflows.
+    # Each branch sees safe stand-ins where it is not used, so no NaN reaches the gradient.
+    with torch.no_grad():
+        moderate = w.abs() / s < 1e150
+    one = torch.ones_like(w)
+    r_mod = torch.where(moderate, w, one).abs() / torch.where(moderate, s, one)
+    log_r = torch.log(torch.where(moderate, one, w.abs())) - torch.log(torch.where(moderate, one, s))
+    information = torch.where(moderate, 0.5 * torch.log1p(r_mod.square()),
+                              log_r + 0.5 * torch.log1p(torch.exp(-2 * log_r)))
+    # bound = w²/2 + (s² - 1 - log s²)/2 and gap = (t - 1 - log t)/2 with t = w² + s²: both through
+    # log s² = 2 log s and log t = 2 log hypot(w, s), never the log of a square that can underflow,
+    # and halves of squares as (w/2)·w (0.5·w is exact), which overflow only where the result does
+    half_w2, half_s2 = (0.5 * w) * w, (0.5 * s) * s
+    bound = half_w2 + _half_exp_excess(2 * torch.log(s), half_s2)
+    gap = _half_exp_excess(2 * torch.log(torch.hypot(w, s)), half_w2 + half_s2)
     return LinearGaussian(information, bound, gap)
+
+
+# 1/k! for k = 2..12: e^L - 1 - L = L² Σ_j L^j/(j + 2)!, to rounding for |L| < 0.1
+_EXCESS_SERIES = tuple(1 / math.factorial(k) for k in range(2, 13))
+
+
+def _half_exp_excess(log_t: torch.Tensor, half_t: torch.Tensor) -> torch.Tensor:
+    """``(t - 1 - log t)/2`` from ``log t`` and ``t/2``, accurate for every t > 0.
+
+    Near t = 1 the value is about (log t)²/4 and ``expm1(L) - L`` would keep only the bits that
+    survive the cancellation; there a Taylor series is summed instead. For t > e the given t/2
+    is used as it is (exp of a rounded log t would lose 1e-13 at t = 1e265). Each branch sees a
+    safe stand-in where it is not used, so no inf or NaN reaches the gradient through
+    ``torch.where``."""
+    small, large = log_t.abs() < 0.1, log_t > 1
+    zero, one = torch.zeros_like(log_t), torch.ones_like(log_t)
+    x = torch.where(small, log_t, zero)
+    series = torch.full_like(x, _EXCESS_SERIES[-1])
+    for c in reversed(_EXCESS_SERIES[:-1]):
+        series = series * x + c
+    mid = torch.where(small | large, one, log_t)
+    return torch.where(small, 0.5 * x * x * series,
+                       torch.where(large, half_t - 0.5 - 0.5 * log_t, 0.5 * (torch.expm1(mid) - mid)))
+
+
+def _reals(value, name: str) -> torch.Tensor:
+    """``value`` (a real number, a sequence or a tensor of them) as a float64 tensor."""
+    bad = isinstance(value, (bool, str, bytes)) or (
+        isinstance(value, torch.Tensor) and (value.dtype == torch.bool or value.is_complex()))
+    if not bad:
+        try:
+            return torch.as_tensor(value, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    shown = f"dtype {value.dtype}" if isinstance(value, torch.Tensor) else repr(value)
+    raise TypeError(f"{name} must be a real number or a tensor of real numbers, got {shown}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -527,10 +672,11 @@ def class_gaussian_log_likelihood(codes: torch.Tensor, labels: torch.Tensor, hel
         codes: ``[N, D]`` codes to fit on; labels ``[N]`` integer classes, each held-out class
             with more than ``D`` fitting codes.
         held_codes: ``[M, D]`` codes to score; held_labels ``[M]``.
-        diagonal: fit diagonal (naive Bayes) or full covariances.
+        diagonal: fit diagonal (naive Bayes, ``True``) or full covariances (``False``).
 
     Returns:
-        ``[M]`` log-densities in nats (float64).
+        ``[M]`` log-densities in nats (float64). NaN or ±inf in the codes propagates, or fails in
+        torch's Gaussian (a covariance that is not positive definite); the codes are not checked.
 
     Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
     """
@@ -538,10 +684,13 @@ def class_gaussian_log_likelihood(codes: torch.Tensor, labels: torch.Tensor, hel
     if codes.dim() != 2 or held_codes.dim() != 2 or codes.shape[1] != held_codes.shape[1]:
         raise ValueError(f"codes and held_codes must be [N, D] and [M, D], got {tuple(codes.shape)} "
                          f"and {tuple(held_codes.shape)}")
+    diagonal = _flag(diagonal, "diagonal")
     for lab, rows, name in ((labels, codes, "labels"), (held_labels, held_codes, "held_labels")):
-        if (not isinstance(lab, torch.Tensor) or lab.is_floating_point()
-                or lab.shape != rows.shape[:1]):
-            raise ValueError(f"{name} must be integer class labels, one per code")
+        if (not isinstance(lab, torch.Tensor) or lab.is_floating_point() or lab.is_complex()
+                or lab.dtype == torch.bool or lab.shape != rows.shape[:1]):
+            got = (f"dtype {lab.dtype} and shape {tuple(lab.shape)}" if isinstance(lab, torch.Tensor)
+                   else type(lab).__name__)
+            raise ValueError(f"{name} must be integer class labels, one per code ({rows.shape[0]}), got {got}")
     dim = codes.shape[1]
     out = torch.empty(len(held_codes), dtype=torch.float64, device=held_codes.device)
     for c in held_labels.unique().tolist():
@@ -569,11 +718,18 @@ def _endpoints(z1, z2) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _alpha(alpha, like: torch.Tensor) -> torch.Tensor:
-    if isinstance(alpha, bool) or not isinstance(alpha, (numbers.Real, torch.Tensor)):
-        raise TypeError(f"alpha must be a number or a tensor, got {type(alpha).__name__}")
+    if (isinstance(alpha, bool) or not isinstance(alpha, (numbers.Real, torch.Tensor))
+            or (isinstance(alpha, torch.Tensor) and (alpha.dtype == torch.bool or alpha.is_complex()))):
+        what = f"dtype {alpha.dtype}" if isinstance(alpha, torch.Tensor) else type(alpha).__name__
+        raise TypeError(f"alpha must be a number or a tensor, got {what}")
     a = torch.as_tensor(alpha, dtype=like.dtype, device=like.device)
     if not bool(torch.isfinite(a).all()):
         raise ValueError(f"alpha must be finite, got {alpha!r}")
+    try:
+        torch.broadcast_shapes(a.shape, like.shape)
+    except RuntimeError:
+        raise ValueError(f"alpha must have a shape that broadcasts with z1 and z2 {tuple(like.shape)}, "
+                         f"got {tuple(a.shape)} (for a path of K points use alpha[:, None])") from None
     return a
 
 
@@ -585,9 +741,10 @@ def lerp(z1: torch.Tensor, z2: torch.Tensor, alpha) -> torch.Tensor:
     codes pass through atypically short ones.
 
     Args:
-        z1, z2: endpoints of equal shape.
-        alpha: number or tensor broadcastable against them (e.g. ``alpha[:, None]`` for a path of
-            ``[K]`` points between codes ``[D]``); 0 gives ``z1``, 1 gives ``z2``.
+        z1, z2: endpoints of equal shape. NaN or ±inf in them propagates to the result; it is not
+            checked, which would cost a device synchronisation.
+        alpha: finite number or tensor broadcastable against them (e.g. ``alpha[:, None]`` for a
+            path of ``[K]`` points between codes ``[D]``); 0 gives ``z1``, 1 gives ``z2``.
 
     Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
     """
@@ -606,8 +763,9 @@ def slerp_normal(z1: torch.Tensor, z2: torch.Tensor, alpha) -> torch.Tensor:
     nearly are.
 
     Args:
-        z1, z2: endpoints of equal shape.
-        alpha: number or tensor broadcastable against them; 0 gives ``z1``, 1 gives ``z2``.
+        z1, z2: endpoints of equal shape. NaN or ±inf in them propagates to the result; it is not
+            checked, which would cost a device synchronisation.
+        alpha: finite number or tensor broadcastable against them; 0 gives ``z1``, 1 gives ``z2``.
 
     Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
     """

@@ -6,6 +6,17 @@ import os
 
 import pytest
 
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # the property tests skip without hypothesis (it is in the test extra)
+    settings = None
+else:
+    # Property tests run a fixed, bounded set of examples: the same on every run (derandomize)
+    # and no example database in the repository, so make test stays reproducible and short.
+    settings.register_profile("book", max_examples=40, deadline=None, derandomize=True, database=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("book")
+
 
 def skip_or_fail(reason):
     """Browser checks may skip on a reader's machine, visibly; in CI (CI set) they must run."""

@@ -323,7 +323,7 @@ def test_margin_loss_by_hand():
     (torch.tensor([[1, 0, 0]]), {}, "targets must have the shape of lengths"),
     (torch.tensor([[2, 0, 0], [0, 0, 1]]), {}, "only 0 and 1"),
     (torch.tensor([0, 1]), {"m_pos": 0.1, "m_neg": 0.9}, "0 <= m_neg < m_pos <= 1"),
-    (torch.tensor([0, 1]), {"lam": -1}, "lam must be >= 0"),
+    (torch.tensor([0, 1]), {"lam": -1}, "lam must be a finite number >= 0, got -1"),
     (torch.tensor([0, 1]), {"reduction": "avg"}, "reduction must be one of 'none', 'mean', 'sum', got reduction='avg'"),
 ])
 def test_margin_loss_rejects_bad_input(targets, kwargs, match):
@@ -479,3 +479,275 @@ def test_routing_loss_is_the_variational_log_sum_exp():
 def test_routing_loss_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="v must have shape"):
         cap.routing_loss(rand(2, 5, 3, 4), rand(2, 3, 5))
+
+
+# ----------------------------------------------------------------------------------------------
+# bad input and extremes (issue 16)
+#
+# The reviews' reproductions, one test each. The module's default dtype here is float64 (see
+# pytestmark), so every float32 tensor is spelled out.
+
+F32, F64 = torch.float32, torch.float64
+
+
+def squash_closed_form(s, c=1.0):
+    """squash in Python floats: math.hypot does not overflow, and 1/(1 + c/r²) neither for huge r."""
+    r = math.hypot(*s)
+    if r == 0:
+        return [0.0] * len(s)
+    g = 1 / (1 + (c / r) / r) if r > 1 else r * r / (c + r * r)
+    return [x / r * g for x in s]
+
+
+@pytest.mark.parametrize("r, dtype", [(1e20, F32), (1e30, F32), (3e38, F32), (1e200, F64), (1e308, F64)])
+def test_squash_of_huge_vectors_is_their_direction_with_a_finite_gradient(r, dtype):
+    # review B2: squash(torch.tensor([1e20, 0.])) was NaN, value and gradient
+    s = torch.tensor([r, 0.0], dtype=dtype, requires_grad=True)
+    out = cap.squash(s)
+    torch.testing.assert_close(out, torch.tensor(squash_closed_form([r, 0.0]), dtype=dtype))
+    out.sum().backward()
+    # d squash/ds at s = (r, 0): diag(g'(r), g(r)/r), with g(r) = r²/(1 + r²), g' = 2r/(1 + r²)²
+    expected = [2 / r**3 if r < 1e100 else 0.0, 1 / r]  # 2/r³ underflows here, except at 1e20 in float64
+    # accurate to rounding relative to the Jacobian's norm, 1/r
+    atol = 4 * torch.finfo(dtype).eps / r
+    torch.testing.assert_close(s.grad, torch.tensor(expected, dtype=dtype), rtol=1e-6, atol=atol)
+
+
+def test_squash_repro_one_liner_float32_and_float64():
+    assert cap.squash(torch.tensor([1e20, 0.0], dtype=F32)).tolist() == [1.0, 0.0]
+    assert cap.squash(torch.tensor([1e200, 0.0], dtype=F64)).tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("dtype, rtol", [(F32, 1e-6), (F64, 1e-14)])
+@pytest.mark.parametrize("r", [1e-30, 1e-12, 1e-6, 1e-5, 1e-3])
+def test_squash_of_tiny_vectors_is_accurate(r, dtype, rtol):
+    # review F: eps = 1e-12 inside the sqrt made ‖squash(s)‖ 41% too long at ‖s‖ = 1e-6
+    if dtype == F32 and r * r < torch.finfo(F32).tiny:
+        r = 1e-18  # r² = 1e-36 is still a normal float32
+    s = [0.6 * r, 0.8 * r]
+    out = cap.squash(torch.tensor(s, dtype=dtype), c=0.5)
+    torch.testing.assert_close(out, torch.tensor(squash_closed_form(s, 0.5), dtype=dtype), rtol=rtol, atol=0)
+
+
+def test_squash_gradient_at_zero_is_the_exact_zero():
+    # squash(s) = s‖s‖/(c + ‖s‖²): the Jacobian at 0 is 0 (it was eps^½/c with the old eps)
+    for dtype in (F32, F64):
+        s = torch.zeros(3, dtype=dtype, requires_grad=True)
+        out = cap.squash(s)
+        assert torch.equal(out, torch.zeros(3, dtype=dtype))
+        out.sum().backward()
+        assert torch.equal(s.grad, torch.zeros(3, dtype=dtype))
+
+
+def test_squash_eps_keeps_the_old_smoothing_and_rejects_bad_values():
+    s = torch.tensor([3e-6, 4e-6], dtype=F64)
+    r2 = 25e-12
+    expected = s * math.sqrt(r2 + 1e-12) / (1 + r2)
+    torch.testing.assert_close(cap.squash(s, eps=1e-12), expected, rtol=1e-14, atol=0)
+    with pytest.raises(ValueError, match="eps must be a finite number >= 0, got -1"):
+        cap.squash(torch.zeros(2), eps=-1)
+    with pytest.raises(TypeError, match="eps must be a real number, got 'a'"):
+        cap.squash(torch.zeros(2), eps="a")
+    with pytest.raises(ValueError, match=r"dim must be an integer in \[-1, 1\) for a 1-D s, got 3"):
+        cap.squash(torch.zeros(2), dim=3)
+
+
+def test_squash_propagates_nan_as_documented():
+    assert torch.isnan(cap.squash(torch.tensor([math.nan, 0.0]))).all()
+
+
+@pytest.mark.parametrize("metric", cap.METRICS)
+@pytest.mark.parametrize("scale", [1e20, 1e30])
+def test_soft_kmeans_of_huge_float32_points_matches_float64(metric, scale):
+    # review B2: float32 inputs of 1e20 gave NaN memberships and centres
+    x, _ = cap.blobs(seed=1)
+    x32, start32 = (scale * x).float(), (scale * x[:3]).float()
+    v, c = cap.soft_kmeans(x32, start32, K=1.0, iters=5, metric=metric)
+    v_ref, c_ref = cap.soft_kmeans(x32.double(), start32.double(), K=1.0, iters=5, metric=metric)
+    assert torch.isfinite(v).all() and torch.isfinite(c).all()
+    torch.testing.assert_close(v.double(), v_ref, rtol=1e-5, atol=0)
+    torch.testing.assert_close(c.double(), c_ref, rtol=0, atol=1e-6)
+
+
+def test_soft_kmeans_rejects_mismatched_batch_and_dtype():
+    with pytest.raises(ValueError, match="x and centers must have broadcastable batch dimensions"):
+        cap.soft_kmeans(rand(2, 5, 2), rand(3, 3, 2))
+    with pytest.raises(TypeError, match=r"centers must have the dtype of x \(torch.float64\), got torch.float32"):
+        cap.soft_kmeans(rand(5, 2), rand(3, 2).float())
+    with pytest.raises(ValueError, match=r"centers must hold at least one centre"):
+        cap.soft_kmeans(rand(5, 2), rand(0, 2))
+
+
+@pytest.mark.parametrize("variant", cap.VARIANTS)
+def test_routing_of_huge_float32_predictions_matches_float64(variant):
+    # review B2: dynamic_routing with float32 inputs of about 1e20-1e30 returned NaN couplings
+    u = (1e30 * rand(2, 3, 4, 5)).float().requires_grad_()
+    v, c = cap.dynamic_routing(u, iters=3, variant=variant)
+    v_ref, c_ref = cap.dynamic_routing_reference(u.detach().double(), iters=3, variant=variant)
+    torch.testing.assert_close(v.double(), v_ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(c.double(), c_ref, rtol=1e-5, atol=1e-6)
+    v.sum().backward()
+    assert torch.isfinite(u.grad).all()
+
+
+def test_routing_empty_dimensions():
+    # review E: n_out = 0 raised ZeroDivisionError and B = 0 a reshape RuntimeError
+    with pytest.raises(ValueError, match=r"u_hat must have shape \[B, n_in, n_out, d\] with n_out >= 1"):
+        cap.dynamic_routing(rand(2, 3, 0, 4))
+    u = rand(0, 3, 4, 5).requires_grad_()
+    v, c = cap.dynamic_routing(u)
+    assert v.shape == (0, 4, 5) and c.shape == (0, 3, 4)
+    v.sum().backward()
+    assert u.grad.shape == (0, 3, 4, 5)
+
+
+def test_routing_reference_checks_its_arguments():
+    # review A9/E: an unknown variant routed as 'su', iters = 0 gave UnboundLocalError
+    with pytest.raises(ValueError, match="unknown variant 'hinton'; known: 'sabour', 'su', 'su4819'"):
+        cap.dynamic_routing_reference(rand(2, 3, 4, 5), variant="hinton")
+    with pytest.raises(ValueError, match="iters must be an integer >= 1, got 0"):
+        cap.dynamic_routing_reference(rand(2, 3, 4, 5), iters=0)
+    with pytest.raises(TypeError, match="u_hat must be a torch.Tensor"):
+        cap.dynamic_routing_reference([[1.0]])
+
+
+def test_capsule_layer_names_a_dtype_mismatch():
+    # review E: float64 input to float32 weights gave torch's "expected m1 and m2 ..."
+    layer = cap.CapsuleLayer(None, 4, 2, 3).float()
+    with pytest.raises(TypeError, match=r"u must have the dtype of the layer's weight \(torch.float32\), "
+                                        r"got torch.float64"):
+        layer(rand(2, 5, 4))
+
+
+def test_margin_loss_rejects_lengths_outside_the_unit_interval():
+    # review A9: lengths 5.0 and -3.0 gave a loss of 0.0
+    with pytest.raises(ValueError, match=r"lengths must lie in \[0, 1\].*got 5.0 at index \(0, 0\)"):
+        cap.margin_loss(torch.tensor([[5.0, -3.0]]), torch.tensor([0]))
+    with pytest.raises(ValueError, match=r"lengths must lie in \[0, 1\].*got -3.0 at index \(0, 1\)"):
+        cap.margin_loss(torch.tensor([[0.5, -3.0]]), torch.tensor([0]))
+    # a float32 capsule length may round a few ulps above 1; it is a valid length
+    just_above = torch.tensor([[1 + 2 * torch.finfo(F32).eps, 0.0]], dtype=F32)
+    expected = 0.5 * (1 + 2 * torch.finfo(F32).eps - 0.1) ** 2 + 0.9**2  # class 0 absent, class 1 present
+    torch.testing.assert_close(cap.margin_loss(just_above, torch.tensor([1])).item(), expected, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"lam": math.inf}, ValueError, "lam must be a finite number >= 0, got inf"),
+    ({"lam": "a"}, TypeError, "lam must be a real number, got 'a'"),
+    ({"m_pos": "a"}, TypeError, "m_pos must be a real number, got 'a'"),
+    ({"m_neg": math.nan}, ValueError, "m_neg must be a finite number, got nan"),
+])
+def test_margin_loss_rejects_bad_parameters(kwargs, error, match):
+    # review B5/E: lam = inf gave NaN; a string margin or lam gave "'<' not supported"
+    with pytest.raises(error, match=match):
+        cap.margin_loss(torch.rand(2, 3), torch.tensor([0, 1]), **kwargs)
+
+
+@pytest.mark.parametrize("scores, pair_labels, kwargs, error, match", [
+    (torch.rand(4, 10), torch.tensor([[12, 1]] * 4), {}, ValueError, r"pair_labels must lie in \[0, 10\)"),
+    (torch.tensor([[0.1, math.nan, 0.3]]), torch.tensor([[0, 1]]), {}, ValueError,
+     r"scores must not be NaN .*index \(0, 1\)"),
+    (torch.rand(0, 10), torch.zeros(0, 2, dtype=torch.long), {}, ValueError, r"scores must hold at least one pair"),
+    (torch.rand(4, 10), torch.tensor([[0, 1]] * 4), {"threshold": "a"}, TypeError,
+     "threshold must be a real number, got 'a'"),
+    (torch.rand(4, 1), torch.tensor([[0, 1]] * 4), {}, ValueError, "scores must have at least 2 classes"),
+    (torch.rand(2, 3), torch.tensor([[0, 1], [2, 2]]), {}, ValueError,
+     r"pair_labels must hold two different classes per row, got \[2, 2\] in row 1"),
+    (torch.rand(2, 3), torch.tensor([[0.0, 1.0], [1.0, 2.0]]), {}, TypeError, "pair_labels must hold integer"),
+])
+def test_pair_accuracy_rejects_bad_input(scores, pair_labels, kwargs, error, match):
+    # review A9/B4/E: labels out of range and NaN scores gave 0.0, M = 0 gave NaN
+    with pytest.raises(error, match=match):
+        cap.pair_accuracy(scores, pair_labels, **kwargs)
+
+
+def test_pair_accuracy_ranks_infinite_scores():
+    scores = torch.tensor([[math.inf, 0.9, 0.1], [-math.inf, 0.2, 0.3]])
+    assert cap.pair_accuracy(scores, torch.tensor([[1, 0], [2, 1]])) == {"top2": 1.0, "top2_confident": 0.5}
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"spread": -1}, ValueError, "spread must be a finite number >= 0, got -1"),
+    ({"radius": math.nan}, ValueError, "radius must be a finite number >= 0, got nan"),
+    ({"sizes": 5}, TypeError, "sizes must be a non-empty sequence of integers >= 1, got 5"),
+    ({"sizes": (3, 0)}, ValueError, r"sizes\[1\] must be an integer >= 1, got 0"),
+    ({"seed": -1}, ValueError, r"seed must be an integer in \[0, 2\*\*63\), got -1"),
+])
+def test_blobs_rejects_bad_parameters(kwargs, error, match):
+    # review A9/B5: spread = -1 was accepted, radius = nan gave NaN points
+    with pytest.raises(error, match=match):
+        cap.blobs(**kwargs)
+
+
+def test_routing_toy_rejects_nan_noise():
+    # review B5: routing_toy(noise=nan) gave NaN predictions
+    with pytest.raises(ValueError, match="noise must be a finite number >= 0, got nan"):
+        cap.routing_toy(noise=math.nan)
+
+
+@pytest.mark.parametrize("head, n_classes", [("capsule", 0), ("pool", 0), ("pool", -1), ("capsule", -1)])
+def test_digit_net_names_n_classes(head, n_classes):
+    # review A9/E: the capsule head blamed n_out, the pool head built a 0-output model or
+    # failed inside nn.Linear
+    with pytest.raises(ValueError, match=f"n_classes must be an integer >= 1, got {n_classes}"):
+        cap.DigitNet(head, n_classes=n_classes)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"labels": torch.arange(7) % 10}, r"labels must be a tensor with one entry per image, \[N=5\].*got \(7,\)"),
+    ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
+    ({"lr": -1.0}, "lr must be a finite number > 0, got -1.0"),
+    ({"lr": math.nan}, "lr must be a finite number > 0, got nan"),
+    ({"images": torch.rand(0, 8, 8), "labels": torch.arange(0)}, "images must hold at least one image"),
+])
+def test_train_digit_net_rejects_bad_input(kwargs, match):
+    # review E: an images/labels length mismatch gave IndexError
+    args = {"images": torch.rand(5, 8, 8), "labels": torch.arange(5), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        cap.train_digit_net(cap.DigitNet("pool", width=2), **args, epochs=1, progress=False)
+
+
+def test_predict_rejects_bad_input_and_handles_no_images():
+    # review E: batch_size = 0 gave torch's split_size error, a list an AttributeError
+    net = cap.DigitNet("pool", width=2)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
+        cap.predict(net, torch.rand(4, 8, 8), batch_size=0)
+    with pytest.raises(TypeError, match="images must be a torch.Tensor, got list"):
+        cap.predict(net, [[1.0]])
+    for head in ("pool", "capsule"):
+        scores = cap.predict(cap.DigitNet(head, width=2).float(), torch.rand(0, 8, 8, dtype=F32))
+        assert scores.shape == (0, 10)
+
+
+def test_digit_training_is_bit_identical_on_rerun_and_close_across_thread_counts():
+    # review A10: documented in train_digit_net's docstring; this checks what it says
+    images, labels = data.load_digits()
+    threads = torch.get_num_threads()
+    runs = []
+    try:
+        for n in (1, 1, 2):
+            torch.set_num_threads(n)
+            torch.manual_seed(0)
+            net = cap.DigitNet("capsule", width=4).float()
+            history = cap.train_digit_net(net, images[:64], labels[:64], epochs=2, seed=3, progress=False)
+            runs.append((history, [p.detach().clone() for p in net.parameters()]))
+    finally:
+        torch.set_num_threads(threads)
+    (h1, p1), (h1b, p1b), (h2, p2) = runs
+    assert h1 == h1b and all(torch.equal(a, b) for a, b in zip(p1, p1b))
+    assert h1 == pytest.approx(h2, rel=1e-6)
+    for a, b in zip(p1, p2):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_routing_trace_needs_samples_and_inputs():
+    # B = 0 would make its means over the batch 0/0
+    with pytest.raises(ValueError, match=r"u_hat must have B >= 1 and n_in >= 1 for routing_trace"):
+        cap.routing_trace(rand(0, 3, 2, 2), 2)
+
+
+def test_routing_loss_with_a_sharpness_beyond_float32():
+    # (1/K) log Σ exp(K a) -> max a as K -> inf; K = 1e300 is finite but not a float32
+    u, v = rand(1, 3, 2, 2).float(), rand(1, 2, 2).float()
+    a = (u * F.normalize(v, dim=-1).unsqueeze(1)).sum(-1)
+    torch.testing.assert_close(cap.routing_loss(u, v, K=1e300), -a.amax(-1).sum(-1))

@@ -654,7 +654,7 @@ def test_other_shape_and_argument_errors():
     x = torch.linspace(0, 1, 5)
     with pytest.raises(ValueError, match="x must be a grid of shape"):
         fgan.divergence_on_grid(torch.zeros(6), torch.zeros(6), x, "kl")
-    with pytest.raises(ValueError, match="unknown generator loss 'wgan'; known: minimax, nonsaturating"):
+    with pytest.raises(ValueError, match="unknown generator loss 'wgan'; known: 'minimax', 'nonsaturating'"):
         fgan.fgan_losses(torch.zeros(2), torch.zeros(2), "kl", generator="wgan")
     with pytest.raises(ValueError, match="sigma_q must be a finite number > 0, got 0"):
         fgan.gaussian_divergence("kl", 0, 1, 0, 0)
@@ -712,3 +712,209 @@ def test_quadrature_reports_infinite_divergences_and_failures():
     assert fgan.divergence_quad(log_p, log_q, "neyman_chi2") == math.inf
     with pytest.raises(RuntimeError, match="quadrature of the 'total_variation' divergence did not converge"):
         fgan.divergence_quad(log_p, log_q, "total_variation", -10, 10, limit=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# bad input and extremes (issue 16)
+
+
+GRID = torch.linspace(-10, 10, 2001, dtype=torch.float64)
+
+
+def test_divergence_on_grid_refuses_a_decreasing_shuffled_or_nan_grid():
+    from companion.fgan import divergence_on_grid as d, normal_log_prob as n
+    x = GRID
+    # the review's one-liner: it returned -0.5, a negative KL (the truth is 0.5)
+    with pytest.raises(ValueError, match=r"x must be strictly increasing, got x\[0\] = 10 and x\[1\] = 9.99"):
+        d(n(x, 0., 1.).flip(0), n(x, 1., 1.).flip(0), x.flip(0), 'kl')
+    perm = torch.randperm(2001, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="x must be strictly increasing"):   # it returned 3.47
+        d(n(x, 0., 1.)[perm], n(x, 1., 1.)[perm], x[perm], 'kl')
+    bad = x.clone()
+    bad[5] = math.nan
+    with pytest.raises(ValueError, match=r"x must be finite, got nan at index \(5,\)"):
+        d(n(x, 0., 1.), n(x, 1., 1.), bad, 'kl')
+    with pytest.raises(ValueError, match="x must be strictly increasing"):   # a repeated point
+        d(torch.zeros(3), torch.zeros(3), torch.tensor([0.0, 1.0, 1.0]), "kl")
+    with pytest.raises(ValueError, match="x must be strictly increasing"):
+        fgan.mixed_critic_bound(n(x, 0., 1.).flip(0), n(x, 1., 1.).flip(0), x.flip(0), "kl", 0.5)
+    # NaN in a log density is a model-side value: documented to propagate
+    log_p = n(x, 0., 1.)
+    log_p[3] = math.nan
+    assert math.isnan(d(log_p, n(x, 1., 1.), x, "kl").item())
+
+
+def test_divergence_quad_refuses_reversed_or_nan_limits_and_non_callables():
+    from companion.fgan import divergence_quad as q, normal_log_prob as n
+    with pytest.raises(ValueError, match=r"lo must be < hi .*got lo=20.0 and hi=-20.0"):  # it returned -0.5
+        q(lambda x: n(x, 0., 1.), lambda x: n(x, 1., 1.), 'kl', 20., -20.)
+    with pytest.raises(ValueError, match=r"lo must be a number \(math.inf allowed\), got nan"):
+        q(lambda x: n(x, 0., 1.), lambda x: n(x, 1., 1.), 'kl', math.nan, 1.0)
+    with pytest.raises(TypeError, match="log_p must be a callable .*got float"):
+        q(1.0, lambda x: n(x, 1., 1.), 'kl')
+    with pytest.raises(ValueError, match="points need finite lo and hi"):
+        q(lambda x: n(x, 0., 1.), lambda x: n(x, 1., 1.), 'kl', points=[0.0])
+    with pytest.raises(TypeError, match="log_p must be a torch.Tensor, got float"):
+        q(lambda x: 0.0, lambda x: n(x, 1., 1.), 'kl', -1.0, 1.0)
+    assert q(lambda x: n(x, 0., 1.), lambda x: n(x, 1., 1.), 'kl', -20., 20.) == pytest.approx(0.5, rel=1e-10)
+
+
+def test_train_fgan_needs_both_mu_and_sigma():
+    sampler = lambda n, g: torch.randn(n, 1, generator=g)  # noqa: E731
+    # the review's one-liner: it silently used sigma = 1
+    with pytest.raises(ValueError, match=r"init must be a pair \(mu, sigma\) of numbers, got 1 value\(s\): \(0.0,\)"):
+        fgan.train_fgan(sampler, 'kl', steps=1, init=(0.0,), progress=False)
+    with pytest.raises(TypeError, match=r"init must be a pair \(mu, sigma\) of numbers, got 5"):
+        fgan.fit_gaussian_by_quadrature(fgan.normal_log_prob(GRID, 0., 1.), GRID, "kl", init=5)
+    with pytest.raises(ValueError, match=r"init\[1\] must be a finite number > 0, got -1"):
+        fgan.train_fgan(sampler, 'kl', steps=1, init=(0.0, -1), progress=False)
+
+
+def test_gaussian_divergence_overflow_is_infinity_and_extremes_are_exact():
+    # e^10000 - 1 and e^900 - 1 exceed the largest float: inf, like the other infinite case
+    assert fgan.gaussian_divergence('pearson_chi2', 0, 1, 100, 1) == math.inf
+    assert fgan.gaussian_divergence('neyman_chi2', 0, 1, 30, 1) == math.inf
+    # just below the edge the closed form e^{d²} - 1 (equal widths) is still a float
+    assert fgan.gaussian_divergence('pearson_chi2', 0, 1, 26, 1) == pytest.approx(math.expm1(26**2), rel=1e-12)
+    # KL(N(0, 1) || N(0, s²)) = log s + 1/(2 s²) - 1/2, for widths 1e300 apart (s² would overflow)
+    truth = 300 * math.log(10) - 0.5
+    assert fgan.gaussian_divergence("kl", 0, 1, 0, 1e300) == pytest.approx(truth, rel=1e-14)
+    # KL(N(0, s²) || N(0, 1)) = -log s + s²/2 - 1/2 for s = 1e-300 (s² underflows), both ways round
+    assert fgan.gaussian_divergence("kl", 0, 1e-300, 0, 1) == pytest.approx(truth, rel=1e-14)
+    assert fgan.gaussian_divergence("reverse_kl", 0, 1, 0, 1e-300) == pytest.approx(truth, rel=1e-14)
+    assert fgan.gaussian_divergence("kl", 0, 1, 0, 1e-300) == math.inf   # 1e600/2 is beyond a float
+    assert fgan.gaussian_divergence("squared_hellinger", 0, 1e200, 0, 1e-200) == 2.0
+    # the rows by quadrature: widths 1e-3 vs 1e3 (the old code was off in the 8th digit) against
+    # the CDF form of TV, 1 - (overlap), with the crossings of the two densities at ±c
+    a, b = 1e-3, 1e3
+    c = math.sqrt(2 * math.log(b / a) / (1 / a**2 - 1 / b**2))
+    tv = (special.ndtr(c / a) - special.ndtr(-c / a)) - (special.ndtr(c / b) - special.ndtr(-c / b))
+    assert fgan.gaussian_divergence("total_variation", 0, a, 0, b) == pytest.approx(tv, rel=1e-12)
+    # means 1e10 apart gave TV = 0.5, and widths 1e300 apart an OverflowError: the laws are disjoint
+    assert fgan.gaussian_divergence("total_variation", 0, 1, 1e10, 1) == 1.0
+    assert fgan.gaussian_divergence("jensen_shannon", 0, 1, 0, 1e300) == math.log(2)
+    assert fgan.gaussian_divergence("gan", 1e300, 1, -1e300, 1) == math.log(4)
+
+
+def test_normal_log_prob_checks_its_parameters():
+    from companion.fgan import normal_log_prob as n
+    with pytest.raises(ValueError, match="sigma must be a finite number > 0, got 0.0"):   # it returned NaN
+        n(GRID, 0., 0.)
+    with pytest.raises(ValueError, match="sigma must be a finite number > 0, got -1.0"):
+        n(GRID, 0., -1.)
+    with pytest.raises(ValueError, match="mu must be a finite number, got nan"):
+        n(GRID, math.nan, 1.)
+    with pytest.raises(TypeError, match="x must be a floating-point torch.Tensor, got float"):
+        n(1.0, 0., 1.)
+    with pytest.raises(TypeError, match="x must be a floating-point tensor, got dtype torch.int64"):
+        n(torch.tensor([0, 1]), 0., 1.5)    # sigma would have been cast to the integer 1
+    with pytest.raises(ValueError, match="sigma must be > 0, got a minimum of 0"):
+        n(GRID[:2], 0., torch.tensor([1.0, 0.0]))
+    with pytest.raises(ValueError, match=r"x, mu and sigma must have shapes that broadcast together"):
+        n(GRID[:3], torch.zeros(2), 1.0)
+    np.testing.assert_allclose(n(GRID, 0.5, 2.0).numpy(), stats.norm.logpdf(GRID.numpy(), 0.5, 2.0), rtol=1e-13)
+
+
+def test_mixtures_refuse_nan_means_and_infinite_stds():
+    x = GRID[:3]
+    with pytest.raises(ValueError, match=r"means must be finite, got nan at index \(1,\)"):
+        fgan.mixture_log_prob(x, (0.5, 0.5), (0., math.nan), (1., 1.))
+    with pytest.raises(ValueError, match=r"stds must be finite, got \[1.0, inf\]"):  # it returned a number
+        fgan.mixture_log_prob(x, (0.5, 0.5), (0., 1.), (1., math.inf))
+    with pytest.raises(TypeError, match="means must be a sequence of real numbers, got 'ab'"):
+        fgan.mixture_log_prob(x, (0.5, 0.5), "ab", (1., 1.))
+    with pytest.raises(TypeError, match="generator must be a torch.Generator or None, got int"):
+        fgan.mixture_sample(3, (1.,), (0.,), (1.,), 42)
+    with pytest.raises(TypeError, match="dtype must be a floating-point torch.dtype, got torch.int64"):
+        fgan.mixture_sample(3, (1.,), (0.,), (1.,), None, dtype=torch.int64)
+
+
+def test_estimate_divergence_and_train_fgan_check_samplers_seeds_and_rates():
+    def flat(n, g):
+        return torch.randn(n, generator=g)
+
+    def column(n, g):
+        return torch.randn(n, 1, generator=g)
+
+    with pytest.raises(ValueError, match=r"sample_p must return a floating-point tensor of shape \[20000, dim\], "
+                                         r"got shape \(20000,\)"):
+        fgan.estimate_divergence(flat, flat, 'kl', steps=1, progress=False)
+    with pytest.raises(ValueError, match=r"sample_q must return samples of the same dimension"):
+        fgan.estimate_divergence(column, lambda n, g: torch.randn(n, 2, generator=g), 'kl', steps=1,
+                                 progress=False)
+    for seed in ("a", -1, 2**63, 1.5):
+        with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*63\)"):
+            fgan.estimate_divergence(column, column, 'kl', steps=1, progress=False, seed=seed)
+        with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*63\)"):
+            fgan.train_fgan(column, 'kl', steps=1, progress=False, seed=seed)
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got -1"):
+        fgan.estimate_divergence(column, column, 'kl', steps=1, progress=False, lr=-1)
+    with pytest.raises(ValueError, match="lr_generator must be a finite number > 0, got nan"):
+        fgan.train_fgan(column, 'kl', steps=1, progress=False, lr_generator=math.nan)
+    with pytest.raises(ValueError, match="device must be a torch.device.*got 'foo'"):
+        fgan.train_fgan(column, 'kl', steps=1, progress=False, device="foo")
+    with pytest.raises(TypeError, match="sample_data must be a callable"):
+        fgan.train_fgan(None, 'kl', steps=1, progress=False)
+    with pytest.raises(ValueError, match=r"sample_data must return a floating-point tensor of shape \[8, 1\]"):
+        fgan.train_fgan(lambda n, g: torch.randn(n, 2, generator=g), 'kl', steps=1, batch_size=8, progress=False)
+    # float64 samplers are valid: the critic and the generator take their dtype
+    run = fgan.estimate_divergence(column, lambda n, g: 1 + column(n, g), 'kl', steps=2, eval_size=50,
+                                   progress=False)
+    assert run["critic"].net[0].weight.dtype == torch.float64 and math.isfinite(run["estimate"][-1])
+
+
+def test_fit_gaussian_by_quadrature_checks_its_target():
+    log_p = fgan.normal_log_prob(GRID, 0., 1.)
+    with pytest.raises(ValueError, match=r"log_p must hold the log density at each point of x, shape \(2001,\), "
+                                         r"got shape \(2000,\)"):
+        fgan.fit_gaussian_by_quadrature(log_p[:-1], GRID, "kl")
+    bad = log_p.clone()
+    bad[7] = math.nan
+    with pytest.raises(ValueError, match=r"log_p must be finite, got nan at index \(7,\)"):
+        fgan.fit_gaussian_by_quadrature(bad, GRID, "kl")
+    fit = fgan.fit_gaussian_by_quadrature(fgan.normal_log_prob(GRID, 0.3, 1.4), GRID, "kl")
+    assert fit["mu"] == pytest.approx(0.3, abs=1e-6) and fit["sigma"] == pytest.approx(1.4, abs=1e-6)
+
+
+def test_integrand_checks_tensors_and_shapes_and_omega_has_its_limits():
+    with pytest.raises(TypeError, match="log_p must be a torch.Tensor, got float"):
+        fgan.get("kl").integrand(0.1, 0.2)
+    with pytest.raises(ValueError, match=r"log_p and log_q must have shapes that broadcast together, "
+                                         r"got \(3,\) and \(2,\)"):
+        fgan.get("kl").integrand(torch.zeros(3), torch.zeros(2))
+    y = fgan.wright_omega_log(torch.tensor([math.inf, -math.inf, math.nan, 0.0]))
+    assert y[0] == math.inf and y[1] == -math.inf and math.isnan(y[2])
+    assert y[3].item() == pytest.approx(math.log(special.lambertw(1.0).real), rel=1e-14)
+    with pytest.raises(TypeError, match="raw must be True or False, got 'no'"):
+        fgan.variational_bound(torch.zeros(3), torch.zeros(3), 'kl', raw='no')
+
+
+def test_flat_side_activation_slopes_are_exact_in_float32():
+    # d/dv of 1 - e^v is -e^v; autograd's expm1 derivative (expm1 + 1) gave 0 in float32 at v = -30
+    for name in ("neyman_chi2", "squared_hellinger"):
+        v = torch.tensor([-30.0], dtype=torch.float32, requires_grad=True)
+        fgan.get(name).activation(v).backward()
+        assert v.grad.item() == pytest.approx(-math.exp(-30), rel=1e-6)
+    v = torch.tensor([30.0], dtype=torch.float32, requires_grad=True)
+    fgan.get("squared_hellinger").conjugate_of_activation(v).backward()   # f*(a(v)) = e^{-v} - 1
+    assert v.grad.item() == pytest.approx(-math.exp(-30), rel=1e-6)
+
+
+def test_sums_do_not_depend_on_the_thread_count():
+    x = torch.linspace(-30, 40, 100_001)
+    log_p, log_q = fgan.normal_log_prob(x, 0.0, 1.0), fgan.normal_log_prob(x, 1.0, 1.5)
+    critic = rand(70_000, seed=5)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            results.append([fgan.divergence_on_grid(log_p, log_q, x, "kl"),
+                            fgan.divergence_on_grid(log_p.float(), log_q.float(), x.float(), "jeffrey"),
+                            fgan.variational_bound(critic.float(), 0.5 * critic.float(), "gan"),
+                            torch.tensor(fgan.bound_with_error(critic, 0.3 * critic, "kl"))])
+    finally:
+        torch.set_num_threads(threads)
+    for other in results[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(results[0], other))
+    assert results[0][0].item() == pytest.approx(fgan.gaussian_divergence("kl", 0, 1, 1, 1.5), rel=1e-7)

@@ -449,7 +449,7 @@ def test_prior_initialisation_and_a_deterministic_fit():
                         seed=1, batch_size=8, optimizer="sgd"))
     assert runs[0].accuracy == runs[1].accuracy and len(runs[0].forgotten) == 5
     assert all(torch.equal(a, b) for a, b in zip(runs[0].model.parameters(), runs[1].model.parameters()))
-    with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd'"):
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'; known: 'adam', 'sgd'"):
         fit(F.binary_cross_entropy_with_logits, X, y, model=net, epochs=1, lr=0.1, seed=0, optimizer="lbfgs")
 
 
@@ -623,3 +623,101 @@ def test_calibration_wants_tensors():
         FO.calibration(torch.tensor([0.2, 0.7]), [0, 1])
     with pytest.raises(TypeError, match="probs must be a torch.Tensor"):
         FO.calibration([0.2, 0.7], torch.tensor([0.0, 1.0]))
+
+
+# ----------------------------------------------------------------------------------------------
+# bad input and extremes (issue 16)
+# The reproductions of the reliability review, each against a closed form or with the error it
+# must give (type, parameter name and value).
+
+def test_loss_share_treats_an_integer_mask_as_a_mask():
+    per = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    assert loss_share(per, torch.tensor([0, 0, 0, 1])) == pytest.approx(4 / 10)   # was 0.5 (indexing)
+    assert loss_share(per, torch.tensor([1.0, 0.0, 1.0, 0.0])) == pytest.approx(4 / 10)
+    assert loss_share(torch.zeros(3), torch.tensor([True, False, True])) == 0.0      # no loss to share
+
+
+def test_fit_reports_a_diverging_loss():
+    X, y = imbalanced_moons(20, 1, seed=0)
+    with pytest.raises(RuntimeError, match=r"fit diverged: the loss is inf .* lr=1e\+30 may be too large"):
+        fit(lambda z, t: (z**2).mean(), X, y, model=mlp(2, 1, seed=0), epochs=5, lr=1e30, seed=0, optimizer="sgd")
+
+
+def test_imbalanced_moons_accepts_the_largest_allowed_size_arithmetic():
+    # The bound is on the count, checked before any allocation; at it, the sizes add up.
+    n_easy = FO._easy_negatives(1, FO.MAX_MOONS_POINTS - 1, "n_pos")
+    assert 2 + n_easy == FO.MAX_MOONS_POINTS
+
+
+_X, _Y = imbalanced_moons(10, 1, seed=0)
+
+
+def _L(z, t):
+    return focal_bce(z, t, 2.0)
+
+
+def _fit(**kwargs):
+    args = dict(model=mlp(2, 1, seed=0), epochs=1, lr=0.1, seed=0)
+    return fit(_L, kwargs.pop("X", _X), kwargs.pop("y", _Y), **{**args, **kwargs})
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: loss_share(torch.tensor([1.0, math.nan]), torch.tensor([True, False])), ValueError,
+     r"per_sample must be finite, got nan at index \(1,\)"),
+    (lambda: loss_share(torch.tensor([1.0, -3.0]), torch.tensor([True, False])), ValueError,
+     r"per_sample must be non-negative \(losses\), got -3.0 at index \(1,\)"),
+    (lambda: loss_share(torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([True, False])), ValueError,
+     r"mask must have the shape of per_sample \(4,\), got shape \(2,\)"),
+    (lambda: loss_share(torch.tensor([1.0, 2.0]), torch.tensor([2, 0])), ValueError, r"mask must hold booleans or 0/1, got 2"),
+    (lambda: loss_share(torch.tensor([1.0, 2.0]), [True, False]), TypeError, r"mask must be a torch.Tensor"),
+    (lambda: loss_share(torch.tensor([1, 2]), torch.tensor([True, False])), TypeError,
+     r"per_sample must be a floating-point tensor"),
+    (lambda: average_precision(torch.tensor([0.9, float("nan"), 0.1, 0.5]), torch.tensor([1.0, 0.0, 1.0, 0.0])),
+     ValueError, r"scores must be numbers, not NaN .* got nan at index 1"),
+    (lambda: average_precision([0.9, 0.1], torch.tensor([1.0, 0.0])), TypeError, r"scores must be a torch.Tensor, got list"),
+    (lambda: average_precision(torch.tensor([0.9, 0.1]), [1, 0]), TypeError, r"labels must be a torch.Tensor, got list"),
+    (lambda: average_precision(torch.tensor([0.9, 0.1]), torch.tensor([1.0, 0.5])), ValueError,
+     r"labels must be 0 or 1, got 0.5 at index 1"),
+    (lambda: _fit(epochs=-1), ValueError, r"epochs must be an integer >= 1, got -1"),
+    (lambda: _fit(epochs=0), ValueError, r"epochs must be an integer >= 1, got 0"),
+    (lambda: _fit(epochs=1.5), ValueError, r"epochs must be an integer >= 1, got 1.5"),
+    (lambda: _fit(lr=math.nan, optimizer="sgd"), ValueError, r"lr must be a finite number > 0, got nan"),
+    (lambda: _fit(lr=-1), ValueError, r"lr must be a finite number > 0, got -1"),
+    (lambda: _fit(batch_size=0), ValueError, r"batch_size must be an integer >= 1, got 0"),
+    (lambda: _fit(y=_Y[:-3]), ValueError, r"y must have one label per row of X \(N = 20\), got shape \(17,\)"),
+    (lambda: _fit(X=_X[:0], y=_Y[:0]), ValueError, r"X must hold at least one sample"),
+    (lambda: _fit(X=_X.tolist()), TypeError, r"X must be a torch.Tensor, got list"),
+    (lambda: _fit(X=_X * math.nan), ValueError, r"X must be finite, got nan"),
+    (lambda: _fit(seed="a"), ValueError, r"seed must be an integer in \[0, 2\*\*63\), got 'a'"),
+    (lambda: _fit(seed=-1), ValueError, r"seed must be an integer in \[0, 2\*\*63\), got -1"),
+    (lambda: _fit(model="net"), TypeError, r"model must be a torch.nn.Module, got str"),
+    (lambda: fit(None, _X, _Y, model=mlp(2, 1, seed=0), epochs=1, lr=0.1, seed=0), TypeError, r"loss must be a callable"),
+    (lambda: FO.imbalance_experiment(5, steps=0), ValueError, r"steps must be an integer >= 1, got 0"),
+    (lambda: FO.imbalance_experiment(5, seed=-1, steps=1), ValueError, r"seed must be an integer in \[0, 2\*\*63\), got -1"),
+    (lambda: FO.imbalance_experiment(1e6, n_pos=2, steps=1), ValueError,
+     r"n_test_pos \* \(1 \+ imbalance\) must be at most MAX_MOONS_POINTS = 10,000,000 points, got n_test_pos=500"),
+    (lambda: mlp(-1, 1, seed=0), ValueError, r"n_in must be an integer >= 1, got -1"),
+    (lambda: mlp(2, 0, seed=0), ValueError, r"n_out must be an integer >= 1, got 0"),
+    (lambda: mlp(2, 1, (0,), seed=0), ValueError, r"hidden\[0\] must be an integer >= 1, got 0"),
+    (lambda: mlp(2, 1, (16, -2), seed=0), ValueError, r"hidden\[1\] must be an integer >= 1, got -2"),
+    (lambda: mlp(2, 1, 16, seed=0), TypeError, r"hidden must be a sequence of layer widths, got 16"),
+    (lambda: mlp(2, 1, seed="a"), ValueError, r"seed must be an integer in \[0, 2\*\*63\), got 'a'"),
+    (lambda: mlp(2, 1, seed=-1), ValueError, r"seed must be an integer in \[0, 2\*\*63\), got -1"),
+    (lambda: imbalanced_moons(1, 1e9, seed=0), ValueError,
+     r"n_pos \* \(1 \+ imbalance\) must be at most MAX_MOONS_POINTS = 10,000,000 points, got n_pos=1 and "
+     r"imbalance=1000000000.0 \(1,000,000,001 points\)"),
+    (lambda: imbalanced_moons(10, 1e308, seed=0), ValueError, r"n_pos \* \(1 \+ imbalance\) must be at most"),
+    (lambda: imbalanced_moons(2, 2, seed="a"), ValueError, r"seed must be an integer in \[0, 2\*\*63\), got 'a'"),
+    (lambda: imbalanced_moons(2, 2, seed=1.5), ValueError, r"seed must be an integer in \[0, 2\*\*63\), got 1.5"),
+    (lambda: imbalanced_moons(2, 2, seed=-1), ValueError, r"seed must be an integer in \[0, 2\*\*63\), got -1"),
+    (lambda: imbalanced_moons(0, 2, seed=0), ValueError, r"n_pos must be an integer >= 1, got 0"),
+    (lambda: FO.learning_speed({"CE": _L}, (_X, _Y, _X, _Y), lambda s: mlp(2, 1, seed=s), seeds=0, epochs=1,
+                               lr=0.1, progress=False), ValueError, r"seeds must be an integer >= 1, got 0"),
+    (lambda: FO.epochs_to_reach([0.5], "a"), TypeError, r"level must be a real number, got 'a'"),
+    (lambda: FO.calibration(torch.tensor([0.2]), torch.tensor([1.0]), seed=-1), ValueError,
+     r"seed must be an integer in \[0, 2\*\*63\), got -1"),
+    (lambda: FO.plot_losses(m="a"), TypeError, r"m must be a threshold in \[0.5, 1\), got m='a'"),
+])
+def test_issue16_bad_input_raises_a_clear_error(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -602,7 +602,7 @@ def test_two_stage_moments_agree_with_the_master_equation():
 
 
 def test_two_stage_moments_reject_bad_rates():
-    with pytest.raises(ValueError, match=r"gamma_p must be a finite rate > 0, got 0"):
+    with pytest.raises(ValueError, match=r"gamma_p must be a finite number > 0, got 0"):
         G.two_stage_moments(20, 2.5, 1, 0)
 
 
@@ -827,3 +827,212 @@ def test_gillespy2_dimer_decay_matches_ours_at_twice_its_rate():
     copied = cme_transient(ReactionNetwork(["2 A -> 0"], rates=[k_g]), [x0], times[1:], [x0]) @ states
     assert np.all(np.abs(mean - exact) < 5 * se), (mean, exact, se)
     assert np.all(np.abs(mean - copied) > 20 * se), (mean, copied, se)
+
+
+# ----------------------------------------------------------------------------------------------
+# bad input and extremes (issue 16)
+
+EXPLODING = (["0 -> X", "X -> 2 X"], [1.0, 1.0])
+
+
+def test_histograms_reject_non_integer_and_nan_counts():
+    # A cast to int64 once reported 1.5 as state 1 and NaN as state -2**63.
+    with pytest.raises(ValueError, match=r"x must hold integer counts in \[0, 2\*\*62\], got 1.5 at index 1"):
+        time_weighted_histogram([0.0, 1.0, 3.0], [0, 1.5, 2], t_end=4.0)
+    with pytest.raises(ValueError, match=r"x must hold integer counts .*got nan at index 1"):
+        event_weighted_histogram([0, math.nan, 2])
+    with pytest.raises(ValueError, match=r"x must hold integer counts .*got 1.7 at index 1"):
+        event_weighted_histogram([0, 1.7, 2])
+    with pytest.raises(ValueError, match=r"x must hold integer counts .*got -1 at index 0"):
+        event_weighted_histogram([-1, 1])
+    with pytest.raises(TypeError, match=r"t_burn must be a real number, got 'a'"):
+        time_weighted_histogram([0.0, 1.0], [1, 2], t_burn="a")
+    # Integer-valued floats are counts: dwell 1, 2 and 1 of 4 time units.
+    values, probs = time_weighted_histogram([0.0, 1.0, 3.0], [0.0, 1.0, 2.0], t_end=4.0)
+    assert values.tolist() == [0, 1, 2] and probs.tolist() == [0.25, 0.5, 0.25]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_counts_never_wrap_around_int64(backend):
+    birth = ReactionNetwork(["0 -> X"], [1.0])
+    with pytest.raises(ValueError, match=r"x0 must hold counts <= MAX_COUNT = 2\*\*62, got 9223372036854775807"):
+        ssa(birth, [2**63 - 1], t_max=3.0, n_traj=2, backend=backend)
+    with pytest.raises(ValueError, match=r"x0 must hold counts <= MAX_COUNT = 2\*\*62, got 9223372036854775808"):
+        ssa(birth, [2**63], t_max=3.0, backend=backend)
+    with pytest.raises(G.CountLimitError, match=r"trajectory \d+ would take a count past MAX_COUNT = 2\*\*62 "
+                                                r"at time t=.* in state \{'X': 4611686018427387904\}"):
+        ssa(birth, [2**62 - 1], t_max=3.0, n_traj=2, backend=backend)
+    # Counts at the bound that only fall are exact: every event removes one.
+    death = ReactionNetwork(["X -> 0"], [1e-18])
+    ens = ssa(death, [2**62], t_max=1.0, n_traj=3, seed=1, backend=backend)
+    assert torch.equal(ens.x[:, -1, 0], 2**62 - ens.n_events) and ens.n_events.sum() > 0
+
+
+def test_trajectory_counts_never_wrap_around_int64():
+    with pytest.raises(G.CountLimitError, match=r"trajectory \(seed=0\) would take a count past MAX_COUNT"):
+        trajectory(ReactionNetwork(["0 -> X"], [1.0]), [2**62 - 1], t_max=30.0)
+
+
+def test_rates_reject_bools_and_propensities_reject_negative_counts():
+    for rates in ([True], np.array([True]), torch.tensor([True])):
+        with pytest.raises(TypeError, match=r"rates must be real numbers \(not bools\)"):
+            ReactionNetwork(["A -> B"], rates)
+    with pytest.raises(ValueError, match=r"x must hold non-negative counts, got -1 at index \(0,\)"):
+        ReactionNetwork(["A -> B"], [1.0]).propensities(torch.tensor([-1, 0]))
+    with pytest.raises(ValueError, match=r"'200 A -> B' consumes 200 molecules; at most 170"):
+        ReactionNetwork(["200 A -> B"], [1.0])
+    with pytest.raises(ValueError, match=r"the coefficient of 'A' must be at most 2\*\*31, got 99999999999"):
+        ReactionNetwork(["99999999999 A -> B"], [1.0])
+
+
+def test_a_zero_rate_gives_a_zero_propensity_even_where_its_factor_overflows():
+    net = ReactionNetwork(["100 A -> 0", "0 -> A"], [0.0, 2.0])
+    a = net.propensities(torch.tensor([10**17]))
+    assert a.tolist() == [0.0, 2.0]
+    # with a positive rate the exact value, ~1e1700 / 100!, is beyond float64
+    assert ReactionNetwork(["100 A -> 0"], [1.0]).propensities(torch.tensor([10**17])).item() == math.inf
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_overflowing_total_propensity_stops_the_run(backend):
+    big = ReactionNetwork(["X -> 0", "0 -> X"], [1e300, 1.0])
+    with pytest.raises(G.CountLimitError, match=r"trajectory 0: the total propensity a0 overflowed float64 "
+                                                r"at time t=0.0 after 0 event\(s\), in state \{'X': 10000000000\}"):
+        ssa(big, [10**10], t_max=1.0, backend=backend)
+
+
+def test_birth_death_law_validates_its_parameters():
+    b = G.birth_death_law
+    for args, error, message in [
+        ((1.0, -1.0, 0, 1.0, 3), ValueError, r"gamma must be a finite number > 0, got -1.0"),
+        ((1.0, 0.0, 0, 1.0, 3), ValueError, r"gamma must be a finite number > 0, got 0.0"),
+        ((-1.0, 1.0, 0, 1.0, 3), ValueError, r"k must be a finite number >= 0, got -1.0"),
+        ((1.0, 1.0, -1, 1.0, 3), ValueError, r"x0 must be an integer >= 0, got -1"),
+        ((1.0, 1.0, 1.5, 1.0, 3), ValueError, r"x0 must be an integer >= 0, got 1.5"),
+        ((1.0, 1.0, 0, -1.0, 3), ValueError, r"t must be a finite number >= 0, got -1.0"),
+        ((1.0, 1.0, 0, 1.0, -1), ValueError, r"n_max must be an integer >= 0, got -1"),
+        (("a", 1.0, 0, 1.0, 3), TypeError, r"k must be a real number, got 'a'"),
+    ]:
+        with pytest.raises(error, match=message):
+            b(*args)
+    # Extremes: no time (the point mass at x0), and a wide law convolved by FFT against its moments.
+    assert b(5.0, 1.0, 2, 0.0, 4).tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
+    law = b(1e6, 1.0, 10**6, 1.0, 3 * 10**6)
+    n, p = np.arange(law.size), math.exp(-1.0)
+    mean = n @ law / law.sum()
+    assert mean == pytest.approx(10**6, rel=1e-12)  # x0 p + k/gamma (1 - p) = 1e6
+    assert ((n - mean) ** 2) @ law / law.sum() == pytest.approx(1e6 * p * (1 - p) + 1e6 * (1 - p), rel=1e-9)
+
+
+def test_two_stage_moments_and_cme_transient_name_their_parameters():
+    with pytest.raises(TypeError, match=r"k_p must be a real number, got 'a'"):
+        G.two_stage_moments(20, "a", 1, 1)
+    with pytest.raises(TypeError, match=r"t must be a time >= 0 or a sorted 1-D sequence of times, got 'abc'"):
+        cme_transient(birth_death(), [0], "abc", [5])
+    # Huge equal rates: the exact moments are those of rates 1 (only ratios enter), a0 scaled.
+    huge, one = G.two_stage_moments(1e200, 1e200, 1e200, 1e200), G.two_stage_moments(1, 1, 1, 1)
+    assert huge.pop("a0_mean") == 4e200 and one.pop("a0_mean") == 4.0 and huge == one
+
+
+def test_ssa_device_errors_name_the_device():
+    with pytest.raises(ValueError, match=r"device must be a torch.device or a name like 'cpu' or 'cuda', got 'foo'"):
+        ssa(birth_death(), [0], t_max=1.0, device="foo")
+
+
+def test_an_exploding_network_stops_at_max_events_on_numba():
+    pytest.importorskip("numba")
+    net = ReactionNetwork(*EXPLODING)
+    message = (r"ssa: trajectory 0 needs more than max_events=10,000,000 events before t_max=30.0: it "
+               r"reached time t=.* in state \{'X': 10000000\}")
+    with pytest.raises(G.EventLimitError, match=message):
+        ssa(net, [0], t_max=30.0, backend="numba")
+    with pytest.raises(G.EventLimitError, match=r"trajectory 0 needs more than max_events=10,000,000 events "
+                                                r"before t_max=1.0"):
+        ssa(ReactionNetwork(["2 X -> 3 X"], [1.0]), [10], t_max=1.0, backend="numba")
+    with pytest.raises(G.EventLimitError, match=r"max_events=500 "):
+        ssa(net, [0], t_max=30.0, backend="numba", max_events=500)
+    # The bound is exact: a path that needs exactly max_events events passes.
+    ens = ssa(ReactionNetwork(["X -> 0"], [1.0]), [20], t_max=1e3, n_traj=4, backend="numba", max_events=20)
+    assert ens.n_events.tolist() == [20] * 4
+
+
+def test_the_failing_trajectory_named_does_not_depend_on_the_thread_count():
+    numba = pytest.importorskip("numba")
+    # Every path explodes, so all 16 fail; the lowest-numbered one is named, whatever the threads.
+    net = ReactionNetwork(["X -> 2 X"], [1.0])
+    kw = dict(t_max=50.0, n_traj=16, backend="numba", max_events=20_000)
+    messages = []
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, before):
+            numba.set_num_threads(threads)
+            with pytest.raises(G.EventLimitError) as caught:
+                ssa(net, [1], **kw)
+            messages.append(str(caught.value))
+    finally:
+        numba.set_num_threads(before)
+    assert messages[0] == messages[1] and "trajectory 0 " in messages[0]
+
+
+def test_an_exploding_network_stops_at_max_events_on_torch():
+    # The exact probe (t_max = 15) would take ~3e6 lock-step steps; its default bound is 10**6
+    # steps (minutes on a CPU), so the test names a small bound.
+    net = ReactionNetwork(*EXPLODING)
+    with pytest.raises(G.EventLimitError, match=r"ssa: trajectory \d needs more than max_events=300 events "
+                                                r"before t_max=15.0: it reached time t=.* in state \{'X': 300\}"):
+        ssa(net, [0], t_max=15.0, n_traj=2, backend="torch", max_events=300)
+    ens = ssa(ReactionNetwork(["X -> 0"], [1.0]), [20], t_max=1e3, n_traj=4, backend="torch", max_events=20)
+    assert ens.n_events.tolist() == [20] * 4
+
+
+def test_trajectory_of_an_exploding_network_keeps_bounded_memory():
+    with pytest.raises(G.EventLimitError, match=r"trajectory \(seed=0\) needs more than max_events=100,000 "
+                                                r"events before t_max=30.0"):
+        trajectory(ReactionNetwork(*EXPLODING), [0], t_max=30.0, max_events=10**5)
+    with pytest.raises(ValueError, match=r"n_events must be <= max_events \(100\), got 101"):
+        trajectory(birth_death(), [0], n_events=101, max_events=100)
+    path = trajectory(ReactionNetwork(["X -> 0"], [1.0]), [20], t_max=1e3, max_events=20)
+    assert path.status == "absorbed" and len(path.reaction) == 20
+
+
+def test_mass_action_ode_stops_on_a_finite_time_blow_up():
+    # dx/dt = x^2 / 2 from 10: x = 1 / (1/10 - t/2) blows up at t = 0.2.
+    with pytest.raises(G.SimulationLimitError, match=r"amount of 'X' passed MAX_ODE_AMOUNT = 1e\+100 at "
+                                                     r"t = 0\.19999"):
+        mass_action_ode(ReactionNetwork(["2 X -> 3 X"], [1.0]), [10], [0.0, 1.0])
+    t = np.array([0.0, 0.1, 0.19])
+    x = mass_action_ode(ReactionNetwork(["2 X -> 3 X"], [1.0]), [10], t)[:, 0]
+    np.testing.assert_allclose(x, 1 / (1 / 10 - t / 2), rtol=1e-7)
+    with pytest.raises(G.SimulationLimitError, match=r"max_steps=3 solver steps reached at t = "):
+        mass_action_ode(birth_death(), [0], [0.0, 1e3], max_steps=3)
+
+
+@pytest.mark.parametrize("k", [1e3, 1e4, 1e5, 1e6])
+def test_cme_transient_time_does_not_grow_with_rate_times_t(k):
+    import time
+
+    start = time.perf_counter()
+    p = cme_transient(birth_death(k, k), [3], 1.0, [25])
+    assert time.perf_counter() - start < 10  # was 1.4 s at k = 1e3 and never ended at 1e6
+    # The mass above 25 is below 1e-20 here, so the box's truncation is invisible.
+    np.testing.assert_allclose(p, G.birth_death_law(k, k, 3, 1.0, 25), rtol=0, atol=1e-12)
+
+
+def test_cme_transient_refuses_unbounded_sparse_work():
+    with pytest.raises(ValueError, match=r"cme_transient: \|\|Q\|\|_1 t = .* on a box of 18,361 states needs "
+                                         r"about .* operations, above MAX_CME_WORK"):
+        cme_transient(gene_expression(), [0, 0], 1e4, [60, 300])
+
+
+def test_a_float32_grid_ending_at_t_max_is_accepted():
+    net, grid32 = birth_death(), torch.linspace(0, 0.1, 11, dtype=torch.float32)
+    assert grid32[-1].item() > 0.1  # float32(0.1) > 0.1: the trap
+    for backend in BACKENDS:
+        ens = ssa(net, [0], t_max=0.1, t_grid=grid32, seed=4, backend=backend)
+        assert ens.t[-1].item() == 0.1
+        again = ssa(net, [0], t_max=0.1, t_grid=grid32.double().clamp_max(0.1), seed=4, backend=backend)
+        assert torch.equal(ens.x, again.x)
+    # In float64 an excess beyond rounding is still an error, with the hint.
+    with pytest.raises(ValueError, match=r"got values from 0.0 to 0.1000001 \(a grid that should end at t_max "
+                                         r"but ends above it: build it in float64"):
+        ssa(net, [0], t_max=0.1, t_grid=[0.0, 0.1000001])

@@ -7,6 +7,7 @@ alternative that the same data must reject, so none can pass vacuously.
 
 import math
 
+import mpmath
 import numpy as np
 import pytest
 import torch
@@ -588,7 +589,7 @@ U, VP, VN = torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3, 5, 2)
     (lambda: NoiseSampler(torch.tensor([0.5, math.nan])), ValueError, r"probs must be finite"),
     (lambda: NoiseSampler(torch.zeros(2, 2)), ValueError, r"probs must be a non-empty 1-D tensor"),
     (lambda: NoiseSampler(torch.tensor([0.5, 0.5]), method="table"), ValueError,
-     r"method must be one of 'alias', 'inverse_cdf', got 'table'"),
+     r"unknown method 'table'; known: 'alias', 'inverse_cdf'"),
     (lambda: NoiseSampler(torch.tensor([0.5, 0.5])).sample((2, -1)), ValueError,
      r"shape must have non-negative sizes"),
     (lambda: NoiseSampler(torch.tensor([0.5, 0.5])).sample("ab"), TypeError, r"shape must be an int or a tuple"),
@@ -614,21 +615,200 @@ U, VP, VN = torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3, 5, 2)
      ValueError, r"centres and contexts must hold ids in 0..2 \(vocab_size\)"),
     (lambda: nce.train_sgns(torch.zeros(4), torch.zeros(4), 3, 1), TypeError,
      r"centres must be an int64 tensor of word ids"),
-    (lambda: quartic_log_z(1.0, -0.5), ValueError, r"need finite a and b >= 0"),
-    (lambda: quartic_log_z(-1.0, 0.0), ValueError, r"a > 0 when b = 0"),
+    (lambda: quartic_log_z(1.0, -0.5), ValueError, r"b must be a finite number >= 0, got -0.5"),
+    (lambda: quartic_log_z(-1.0, 0.0), ValueError, r"a must be > 0 when b = 0 \(else Z is infinite\), got a=-1.0"),
     (lambda: sample_quartic(0.0, 1.0, 10), ValueError, r"a must be a finite number > 0, got 0.0"),
-    (lambda: Noise1D("laplace"), ValueError, r"family must be 'gaussian' or 'uniform', got 'laplace'"),
+    (lambda: Noise1D("laplace"), ValueError, r"unknown family 'laplace'; known: 'gaussian', 'uniform'"),
     (lambda: Noise1D("uniform", 0.0, 0.0), ValueError, r"width must be a finite number > 0, got 0.0"),
     (lambda: fit_quartic_nce(T, T, "gaussian"), TypeError, r"noise must be a Noise1D, got str"),
-    (lambda: nce_asymptotic_covariance(0.5, 0.25, Noise1D(), 0.0), ValueError, r"nu must be > 0"),
+    (lambda: nce_asymptotic_covariance(0.5, 0.25, Noise1D(), 0.0), ValueError,
+     r"nu must be a number > 0 \(math.inf allowed\), got 0.0"),
     (lambda: fit_quartic_nce(T, T, Noise1D(), noise_in_logit=1), TypeError,
      r"noise_in_logit must be True or False, got 1"),
     (lambda: nce.fit_sgns_population(torch.tensor([[1.0, 0.0], [1.0, 1.0]]), 1), ValueError,
      r"counts must be positive everywhere"),
     (lambda: nce.fit_sgns_population(torch.ones(2, 2), 1, offset=math.inf), ValueError,
-     r"offset must be finite or None"),
+     r"offset must be a finite number, got inf"),
     (lambda: nce.fit_sgns_population(torch.ones(2, 2), 1, dim=0), ValueError, r"dim must be an integer >= 1"),
 ])
 def test_bad_input_raises_a_clear_error(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+# --------------------------------------------------------------------------------------------
+# bad input and extremes (issue 16)
+# --------------------------------------------------------------------------------------------
+# The reproductions of the reliability review, each against a closed form or with the error it
+# must give (type, parameter name and value).
+
+def test_unigram_noise_is_finite_where_the_powers_overflow_or_underflow():
+    # q = c^alpha / sum c^alpha: for two words, q_0 = 1 / (1 + (c_1/c_0)^alpha).
+    q = unigram_noise(torch.tensor([1e6, 2e6], dtype=torch.float64), 60.0)
+    assert q.tolist() == pytest.approx([1 / (1 + 2.0**60), 2.0**60 / (1 + 2.0**60)], rel=1e-12)
+    q = unigram_noise(torch.tensor([2.0, 3.0], dtype=torch.float64), 1000.0)
+    small = math.exp(1000 * math.log(2 / 3))            # (2/3)^1000, about 8e-177
+    assert q[0].item() == pytest.approx(small / (1 + small), rel=1e-11) and q[1].item() == 1.0
+    for scale in (1e200, 1e-200):
+        q = unigram_noise(torch.tensor([1.0, 2.0], dtype=torch.float64) * scale, 2.0)
+        assert q.tolist() == pytest.approx([0.2, 0.8], rel=1e-14)
+    sampler = NoiseSampler.unigram([2.0, 3.0], alpha=1000)          # was "probs must be finite"
+    assert sampler.probs[1].item() == 1.0
+    assert sampler.sample(100, gen(0)).eq(1).all()
+
+
+def test_noise1d_log_prob_of_integers_and_numbers_is_floating():
+    noise = Noise1D("uniform")
+    lp = noise.log_prob(torch.tensor([0, 5]))
+    assert lp.dtype == torch.float64 and lp.tolist() == [-math.log(2), -math.inf]
+    assert noise.log_prob(0.5).item() == pytest.approx(-math.log(2), rel=1e-15)
+    assert Noise1D("gaussian", 1.0, 2.0).log_prob(3).item() == pytest.approx(stats.norm.logpdf(3, 1, 2), rel=1e-14)
+    assert math.isnan(noise.log_prob(torch.tensor([math.nan])).item())    # NaN propagates, not -inf
+    assert Noise1D("gaussian", 0.0, 1e308).log_prob(0.0).item() == pytest.approx(
+        -math.log(1e308) - 0.5 * math.log(2 * math.pi), rel=1e-14)        # log(width * 2.5) overflowed
+    with pytest.raises(TypeError, match=r"x must be a torch.Tensor or a real number, got str"):
+        noise.log_prob("a")
+
+
+@pytest.mark.parametrize("a", [1e-8, 1e-9, 1.0, 1e8, 1e20, 1e300])
+def test_quartic_log_z_of_a_narrow_or_wide_gaussian(a):
+    assert quartic_log_z(a, 0.0) == pytest.approx(0.5 * math.log(math.pi / a), rel=1e-13, abs=1e-13)
+
+
+@pytest.mark.parametrize("b", [1e-20, 1e-18, 1.0, 1e14, 1e20, 1e300])
+def test_quartic_log_z_of_a_narrow_or_wide_pure_quartic(b):
+    expected = math.log(special.gamma(0.25) / 2) - 0.25 * math.log(b)
+    assert quartic_log_z(0.0, b) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def bessel_log_z(a, b):
+    """log Z from the Bessel closed forms, in mpmath with enough digits for e^q K(q) at large q.
+
+    a > 0: Z = sqrt(a/b)/2 e^q K_1/4(q), q = a^2/8b.  a = -c < 0: Z = pi/2 sqrt(c/2b) e^q
+    (I_-1/4(q) + I_1/4(q)), q = c^2/8b (the double well's standard integral)."""
+    q = mpmath.mpf(a) ** 2 / (8 * mpmath.mpf(b))
+    with mpmath.workdps(30 + max(0, int(mpmath.log10(q)))):
+        q = mpmath.mpf(a) ** 2 / (8 * mpmath.mpf(b))
+        if a > 0:
+            z = mpmath.sqrt(mpmath.mpf(a) / b) / 2 * mpmath.exp(q) * mpmath.besselk(0.25, q)
+        else:
+            z = (mpmath.pi / 2 * mpmath.sqrt(-mpmath.mpf(a) / (2 * b)) * mpmath.exp(q)
+                 * (mpmath.besseli(-0.25, q) + mpmath.besseli(0.25, q)))
+        return float(mpmath.log(z))
+
+
+@pytest.mark.parametrize("a,b", [(1e3, 1e-3), (1e-3, 1e3), (50.0, 1e-6), (1e-6, 1e6), (1e6, 1e-6), (1e-9, 1e-9)])
+def test_quartic_log_z_at_extreme_ratios_matches_the_bessel_closed_form(a, b):
+    assert quartic_log_z(a, b) == pytest.approx(bessel_log_z(a, b), rel=1e-11, abs=1e-11)
+
+
+@pytest.mark.parametrize("a,b", [(-1.0, 1.0), (-30.0, 1.0), (-1e3, 1.0), (-1e4, 1e-3), (-1e-6, 1.0), (-1.0, 1e-12)])
+def test_quartic_log_z_of_a_double_well_matches_its_bessel_closed_form(a, b):
+    assert quartic_log_z(a, b) == pytest.approx(bessel_log_z(a, b), rel=1e-11, abs=1e-11)
+    # a double well deeper than the float range has log Z beyond it
+    assert quartic_log_z(-1e8, 1e-300) == math.inf
+
+
+def test_sample_quartic_where_the_gaussian_proposal_almost_never_accepts():
+    # a = 1e-16: the N(0, 1/2a) proposal accepts ~1e-8 of its draws (8.6 GB for 10 samples);
+    # the density is exp(-x^4) to 1e-16, whose |x|^4 is Gamma(1/4, 1)-distributed.
+    x = sample_quartic(1e-16, 1.0, 20_000, gen(0))
+    assert x.shape == (20_000,) and torch.isfinite(x).all()
+    assert stats.kstest(x.numpy() ** 4, stats.gamma(0.25).cdf).pvalue > P_MIN
+    assert stats.kstest(x.numpy() ** 4, stats.gamma(0.25, scale=1.3).cdf).pvalue < P_MIN   # power
+    assert torch.equal(sample_quartic(1e-16, 1.0, 100, gen(3)), sample_quartic(1e-16, 1.0, 100, gen(3)))
+    assert sample_quartic(1e-16, 1.0, 10, gen(0), dtype=torch.float32).dtype == torch.float32
+
+
+def test_sample_quartic_with_the_tighter_proposal_follows_the_density():
+    a, b = 0.1, 1.0           # the N(0, 1/2a) proposal would accept 31 %: the tighter one is used
+    x = sample_quartic(a, b, 50_000, gen(1)).numpy()
+    grid = np.linspace(-4, 4, 16_001)
+    pdf = np.exp(-a * grid**2 - b * grid**4)
+    cdf = np.concatenate([[0], np.cumsum((pdf[1:] + pdf[:-1]) / 2 * np.diff(grid))])
+    assert stats.kstest(x, lambda v: np.interp(v, grid, cdf / cdf[-1])).pvalue > P_MIN
+    second = np.mean(x**2)     # E[x^2] = -d log Z / da, by a central difference
+    expected = -(quartic_log_z(a + 1e-5, b) - quartic_log_z(a - 1e-5, b)) / 2e-5
+    assert abs(second - expected) < 5 * np.std(x**2) / math.sqrt(x.size)
+
+
+def test_full_softmax_loss_mean_of_an_empty_batch_is_an_error():
+    with pytest.raises(ValueError, match=r"reduction='mean' of an empty batch is undefined"):
+        full_softmax_loss(torch.empty(0, 3), torch.zeros(5, 3), torch.empty(0, dtype=torch.int64))
+    assert full_softmax_loss(torch.empty(0, 3), torch.zeros(5, 3), torch.empty(0, dtype=torch.int64),
+                             reduction="sum").item() == 0.0
+
+
+def test_nce_kernels_propagate_nan_in_model_outputs_as_documented():
+    assert math.isnan(nce_logit(torch.tensor([math.nan, 0.0]), 0.0, 0.0)[0].item())
+    assert math.isnan(nce_loss(torch.tensor([math.nan, 0.0]), T, 0.0, 0.0, 0.0).item())
+    assert math.isnan(negative_sampling_loss(U * math.nan, VP, VN).item())
+
+
+def test_fit_quartic_nce_on_two_data_points_is_finite():
+    fit = fit_quartic_nce(torch.tensor([-0.5, 0.7], dtype=torch.float64), Noise1D().sample(50, gen(0)), Noise1D())
+    assert torch.isfinite(torch.stack([fit.a, fit.b, fit.log_z])).all()
+
+
+def test_topic_corpus_with_a_steep_negative_zipf_concentrates_instead_of_overflowing():
+    centres, contexts, joint = nce.topic_corpus(10, 2, 1000, gen(0), zipf=-1e6)
+    # (w + 1)^1e6: the last word outweighs the rest by a factor (10/9)^1e6 = e^105360.
+    assert torch.isfinite(joint).all() and joint.sum().item() == pytest.approx(1.0, abs=1e-12)
+    assert joint[9, 9].item() == pytest.approx(1.0, abs=1e-12)
+    assert (centres == 9).all() and (contexts == 9).all()
+
+
+def test_train_sgns_reports_divergence_instead_of_returning_nan():
+    centres, contexts, _ = nce.topic_corpus(6, 2, 400, gen(0))
+    with pytest.raises(RuntimeError, match=r"train_sgns diverged: .* lr=1e\+300 is too large"):
+        nce.train_sgns(centres, contexts, 6, 1, steps=3, lr=1e300)
+
+
+C64 = torch.zeros(4, dtype=torch.int64)
+XD = torch.linspace(-1, 1, 8, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("call,error,message", [
+    (lambda: NoiseSampler(torch.tensor([0.5, 0.5])).sample(3, 42), TypeError,
+     r"generator must be a torch.Generator or None, got int"),
+    (lambda: sample_quartic(1.0, 1.0, -1), ValueError, r"shape must have non-negative sizes, got \(-1,\)"),
+    (lambda: sample_quartic(1.0, 1.0, "a"), TypeError, r"shape must be an int or a tuple of ints, got 'a'"),
+    (lambda: sample_quartic(1.0, 1.0, 3, 42), TypeError, r"generator must be a torch.Generator or None, got int"),
+    (lambda: sample_quartic(1.0, 1.0, 3, dtype=torch.int64), TypeError,
+     r"dtype must be a floating-point torch.dtype, got torch.int64"),
+    (lambda: sample_quartic(1.0, -1.0, 3), ValueError, r"b must be a finite number >= 0, got -1.0"),
+    (lambda: Noise1D().sample(3, "a"), TypeError, r"generator must be a torch.Generator or None, got str"),
+    (lambda: Noise1D().sample(-2), ValueError, r"shape must have non-negative sizes"),
+    (lambda: Noise1D("gaussian", math.nan), ValueError, r"loc must be a finite number, got nan"),
+    (lambda: fit_quartic_nce(XD, XD, Noise1D(), tol=-1), ValueError, r"tol must be a finite number > 0, got -1"),
+    (lambda: fit_quartic_nce(XD, XD, Noise1D(), tol=math.nan), ValueError, r"tol must be a finite number > 0, got nan"),
+    (lambda: fit_quartic_nce(XD[:1], XD, Noise1D()), ValueError,
+     r"x_data must have at least 2 samples in its last dimension .* got shape \(1,\)"),
+    (lambda: fit_quartic_nce(XD[:0], XD, Noise1D()), ValueError, r"x_data must have at least 2 samples"),
+    (lambda: fit_quartic_nce(torch.tensor([0.0, math.nan], dtype=torch.float64), XD, Noise1D()), ValueError,
+     r"x_data must be finite, got nan at index \(1,\)"),
+    (lambda: fit_quartic_nce(XD, torch.tensor([0.0, math.inf], dtype=torch.float64), Noise1D()), ValueError,
+     r"x_noise must be finite, got inf"),
+    (lambda: fit_quartic_nce(XD, XD[None], Noise1D()), ValueError, r"x_noise must have shape \[..., M\]"),
+    (lambda: nce.topic_corpus(zipf=math.nan, n_pairs=10), ValueError, r"zipf must be a finite number, got nan"),
+    (lambda: nce.topic_corpus(n_pairs=10, generator=42), TypeError, r"generator must be a torch.Generator or None"),
+    (lambda: nce.train_sgns(C64, C64, 3, 1, steps=2, lr=math.inf), ValueError,
+     r"lr must be a finite number > 0, got inf"),
+    (lambda: nce.train_sgns(C64, C64, 3, 1, steps=2, lr=-1), ValueError, r"lr must be a finite number > 0, got -1"),
+    (lambda: nce.train_sgns(C64, C64, 3, 1, steps=2, seed=-1), ValueError,
+     r"seed must be an integer in \[0, 2\*\*63\), got -1"),
+    (lambda: nce.train_sgns(C64, C64, 3, 1, steps=2, seed="a"), ValueError, r"seed must be an integer .* got 'a'"),
+    (lambda: nce.fit_sgns_population(torch.ones(2, 2), 1, seed=-1), ValueError, r"seed must be an integer"),
+    (lambda: unigram_noise("abc"), TypeError, r"counts must be a non-empty 1-D tensor of real counts, got 'abc'"),
+    (lambda: unigram_noise(torch.ones(2), alpha=math.nan), ValueError, r"alpha must be a finite number, got nan"),
+    (lambda: alias_table("ab"), TypeError, r"probs must be a 1-D tensor or sequence of probabilities, got 'ab'"),
+    (lambda: nce_logit(T, 0.0, math.nan), ValueError, r"log_z must be a finite number, got nan"),
+    (lambda: nce_logit(T, math.inf, 0.0), ValueError, r"log_pn must be a finite number or -inf .* got inf"),
+    (lambda: nce_loss(T, T, 0.0, 0.0, math.inf), ValueError, r"log_z must be a finite number, got inf"),
+    (lambda: full_softmax_loss(U, torch.zeros(0, 2), torch.zeros(3, dtype=torch.int64)), ValueError,
+     r"weight must have at least one row"),
+    (lambda: nce_asymptotic_covariance(0.5, 0.25, Noise1D(), math.nan), ValueError, r"nu must be a number > 0"),
+])
+def test_issue16_bad_input_raises_a_clear_error(call, error, message):
     with pytest.raises(error, match=message):
         call()

@@ -90,8 +90,8 @@ def test_kl_keeps_dtype_and_is_accurate_near_the_prior_in_float32():
 @pytest.mark.parametrize("mu, logvar, error, match", [
     (torch.zeros(2, 3), torch.zeros(2, 4), ValueError, r"same shape .* mu \(2, 3\) and logvar \(2, 4\)"),
     (torch.zeros(()), torch.zeros(()), ValueError, "same shape"),
-    (torch.zeros(2, 3), torch.tensor([[0.0, float("nan"), 0.0]] * 2), ValueError, "logvar must be finite, found nan"),
-    (torch.zeros(2, 3), torch.tensor([[0.0, float("inf"), 0.0]] * 2), ValueError, "logvar must be finite, found inf"),
+    (torch.zeros(2, 3), torch.tensor([[0.0, float("nan"), 0.0]] * 2), ValueError, "logvar must be finite, got nan"),
+    (torch.zeros(2, 3), torch.tensor([[0.0, float("inf"), 0.0]] * 2), ValueError, "logvar must be finite, got inf"),
     (torch.tensor([[float("-inf")]]), torch.zeros(1, 1), ValueError, "mu must be finite"),
     ([[0.0]], torch.zeros(1, 1), TypeError, "mu must be a floating-point torch.Tensor, got list"),
     (torch.zeros(1, 1), torch.zeros(1, 1, dtype=torch.int64), TypeError, "logvar must be a floating-point tensor"),
@@ -103,7 +103,7 @@ def test_kl_rejects_bad_input(mu, logvar, error, match):
 
 
 def test_kl_rejects_unknown_reduction():
-    with pytest.raises(ValueError, match="unknown reduction 'batchmean'; known: 'none', 'sum', 'mean'"):
+    with pytest.raises(ValueError, match="reduction must be one of 'none', 'mean', 'sum', got reduction='batchmean'"):
         vib.kl_std_normal(torch.zeros(1, 1), torch.zeros(1, 1), reduction="batchmean")
 
 
@@ -231,7 +231,7 @@ def test_vib_loss_rejects_mismatched_shapes_and_targets(output, target, mu, matc
 
 def test_vib_loss_rejects_non_finite_logvar():
     logvar = torch.tensor([[0.0, float("nan")], [0.0, 0.0]])
-    with pytest.raises(ValueError, match="logvar must be finite, found nan"):
+    with pytest.raises(ValueError, match="logvar must be finite, got nan"):
         vib.vib_loss(torch.zeros(2, 3), torch.tensor([0, 1]), torch.zeros(2, 2), logvar, lam=0.1)
 
 
@@ -529,3 +529,133 @@ def test_monitor_and_class_gaussians_on_cuda_match_cpu():
     net = vib.VIBNet(n_in=64, latent=4, n_out=10, hidden=16).double().cuda()
     history = vib.fit(net, x[:48], labels[:48], epochs=2, progress=False, monitor=(x[48:], labels[48:]))
     assert len(history["monitor_accuracy"]) == 2
+
+
+# ----------------------------------------------------------------------------------------------
+# bad input and extremes (issue 16)
+
+
+def test_linear_gaussian_is_finite_wherever_the_exact_value_is():
+    import mpmath
+
+    from companion.vib import linear_gaussian as lg
+
+    def exact(w, s):
+        """The three closed forms in 400-digit arithmetic, rounded to float64 (inf beyond it)."""
+        with mpmath.workdps(400):
+            w, s = mpmath.mpf(w), mpmath.mpf(s)
+            t = w**2 + s**2
+            values = (mpmath.log1p(w**2 / s**2) / 2, (t - mpmath.log(s**2) - 1) / 2, (t - mpmath.log(t) - 1) / 2)
+            return [float(v) if v < mpmath.mpf("1.7976931348623157e308") else math.inf for v in values]
+
+    # the review's one-liners: information and bound were inf (exact 460.5)
+    for w, s in ((1.0, 1e-200), (1e200, 1.0), (1e-200, 1e-200), (0.0, 1e-200), (1.4e154, 1.0), (1.0, 1.4e154),
+                 (1e-300, 1.0), (3.0, 1e150), (1e160, 1e-160), (0.6, 0.8), (1.0, 0.5)):
+        got = lg(w, s)
+        for value, want in zip(got, exact(w, s)):
+            if math.isinf(want):
+                assert value.item() == math.inf, (w, s)
+            else:
+                # abs: near w² + s² = 1 the gap is quadratic in the rounded log(w² + s²) (docstring)
+                assert value.item() == pytest.approx(want, rel=1e-13, abs=1e-31), (w, s)  # (0.6, 0.8): 5e-34
+    assert lg(1.0, 1e-200).information.item() == pytest.approx(200 * math.log(10), rel=1e-15)
+
+
+def test_linear_gaussian_rejects_non_numbers_and_shapes_that_do_not_broadcast():
+    with pytest.raises(TypeError, match="w must be a real number or a tensor of real numbers, got 'a'"):
+        vib.linear_gaussian("a", 1.0)
+    with pytest.raises(TypeError, match="s must be a real number or a tensor of real numbers, got True"):
+        vib.linear_gaussian(1.0, True)
+    with pytest.raises(ValueError, match=r"w and s must have shapes that broadcast together, got \(3,\) and \(2,\)"):
+        vib.linear_gaussian(torch.zeros(3), torch.ones(2))
+
+
+def test_means_of_empty_batches_are_errors():
+    empty = r"reduction='mean' of an empty batch is undefined"
+    with pytest.raises(ValueError, match=empty):      # the review's one-liner: it returned nan
+        vib.kl_std_normal(torch.empty(0, 3), torch.empty(0, 3), 'mean')
+    assert vib.kl_std_normal(torch.empty(0, 3), torch.empty(0, 3), 'sum').shape == (0,)
+    with pytest.raises(ValueError, match=empty):
+        vib.task_loss(torch.empty(0, 3), torch.empty(0, dtype=torch.int64))
+    with pytest.raises(ValueError, match=empty):
+        vib.task_loss(torch.empty(0, 3), torch.empty(0, 3))
+    with pytest.raises(ValueError, match=empty):
+        vib.vib_loss(torch.empty(0, 3), torch.empty(0, dtype=torch.int64), torch.empty(0, 2), torch.empty(0, 2), 0.1)
+    with pytest.raises(ValueError, match=r"inputs must hold at least one sample, .*got \(0, 64\)"):
+        vib.fit(vib.VIBNet(), torch.zeros(0, 64), torch.zeros(0, dtype=torch.int64), progress=False)
+
+
+def test_task_loss_takes_any_integer_labels_and_refuses_booleans():
+    logits = rand(4, 3, seed=50)
+    labels = torch.tensor([0, 2, 1, 0])
+    want = F.cross_entropy(logits, labels)
+    for dtype in (torch.int32, torch.int16, torch.int8, torch.uint8, torch.int64):
+        # the review's one-liner with int32 raised torch's "expected target dtype to be Long"
+        torch.testing.assert_close(vib.task_loss(logits, labels.to(dtype)), want, rtol=0, atol=0)
+    with pytest.raises(TypeError, match="target must hold integer class labels .*got dtype torch.bool"):
+        vib.task_loss(logits, labels.bool())
+    torch.testing.assert_close(vib.task_loss(logits, labels, "sum"), F.cross_entropy(logits, labels, reduction="sum"))
+    with pytest.raises(ValueError, match=r"reduction must be one of 'none', 'mean', 'sum', got reduction='avg'"):
+        vib.task_loss(logits, labels, "avg")
+    with pytest.raises(ValueError, match=r"target must hold values in \[0, 1\] .*got nan"):
+        vib.task_loss(torch.zeros(2, 3), torch.tensor([[0.5, math.nan, 0.0], [0.0, 0.0, 0.0]]))
+    # NaN in the logits is a model-side value: documented to propagate
+    assert math.isnan(vib.task_loss(torch.tensor([[math.nan, 0.0]]), torch.tensor([1])).item())
+
+
+def test_sampling_flags_and_generators_are_checked():
+    mu, logvar = torch.zeros(4, 3), torch.zeros(4, 3)
+    with pytest.raises(TypeError, match="training must be True or False, got 'no'"):  # it sampled
+        vib.reparameterize(mu, logvar, training='no')
+    with pytest.raises(TypeError, match=r"generator must be a torch.Generator or None, got int \(for a seed"):
+        vib.reparameterize(mu, logvar, generator=42)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator or None, got str"):
+        vib.kl_monte_carlo(mu, logvar, 10, generator='g')
+    with pytest.raises(ValueError, match="n_samples must be an integer >= 2, got 'a'"):
+        vib.kl_monte_carlo(mu, logvar, 'a')
+    with pytest.raises(TypeError, match="diagonal must be True or False, got 'no'"):
+        vib.class_gaussian_log_likelihood(rand(20, 2), torch.arange(20) % 2, rand(4, 2), torch.arange(4) % 2, 'no')
+    with pytest.raises(TypeError, match="targets must be a torch.Tensor with one row per input, got list"):
+        vib.fit(vib.VIBNet(), torch.zeros(4, 64), [0, 1, 2, 3], progress=False)
+
+
+def test_paths_refuse_alphas_that_do_not_broadcast():
+    for path in (vib.lerp, vib.slerp_normal):
+        with pytest.raises(ValueError, match=r"alpha must have a shape that broadcasts with z1 and z2 \(3,\), "
+                                             r"got \(2,\)"):
+            path(torch.zeros(3), torch.zeros(3), torch.zeros(2))
+        with pytest.raises(TypeError, match="alpha must be a number or a tensor, got dtype torch.bool"):
+            path(torch.zeros(3), torch.zeros(3), torch.tensor(True))
+    # NaN in a code is a model-side value: documented to propagate
+    out = vib.lerp(torch.tensor([math.nan, 0.0]), torch.ones(2), 0.5)
+    assert math.isnan(out[0]) and out[1] == 0.5
+
+
+def test_kl_gradient_is_exact_near_the_prior():
+    # d/dlogvar = expm1(logvar)/2; autograd formed it as (expm1 + 1 - 1)/2, exactly 0 in float32
+    for dtype in (torch.float32, torch.float64):
+        logvar = torch.tensor([[1e-8, -1e-8]], dtype=dtype, requires_grad=True)
+        vib.kl_std_normal(torch.zeros(1, 2, dtype=dtype), logvar).sum().backward()
+        torch.testing.assert_close(logvar.grad, 0.5 * torch.tensor([[math.expm1(1e-8), math.expm1(-1e-8)]],
+                                                                   dtype=dtype), rtol=1e-6, atol=0)
+    logvar = rand(3, 2, seed=51).requires_grad_()
+    assert torch.autograd.gradgradcheck(lambda v: vib.kl_std_normal(torch.zeros(3, 2), v), (logvar,))
+
+
+def test_sums_do_not_depend_on_the_thread_count():
+    mu, logvar = rand(1, 70_000, seed=52), rand(1, 70_000, seed=53)
+    logits, pixels = rand(2, 40_000, seed=54), torch.rand(2, 40_000, generator=torch.Generator().manual_seed(55))
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            results.append([vib.kl_std_normal(mu.float(), logvar.float()),
+                            vib.kl_std_normal(mu.reshape(-1, 1), logvar.reshape(-1, 1), "mean"),
+                            vib.task_loss(logits.float(), pixels.float()),
+                            *vib.kl_monte_carlo(torch.tensor([0.3]), torch.tensor([0.2]), 100_000,
+                                                generator=torch.Generator().manual_seed(56))])
+    finally:
+        torch.set_num_threads(threads)
+    for other in results[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(results[0], other))

@@ -24,6 +24,7 @@ from companion.checks import choice as _choice
 from companion.checks import generator as _generator
 from companion.checks import positive_int as _positive_int
 from companion.checks import real
+from companion.checks import seed as _seed
 from companion.style import COLORS, figure, styled
 
 
@@ -71,9 +72,12 @@ def plot_soft_kmeans(K: float = 1.0, iters: int = 5, k: int = 3, metric: str = "
     Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
     """
     metric = _choice(metric, "metric", METRICS)
-    k, iters = _positive_int(k, "k"), _positive_int(iters, "iters")
+    k, iters, seed = _positive_int(k, "k"), _positive_int(iters, "iters"), _seed(seed)
     x, _ = blobs(seed=seed)
-    start = x[torch.randperm(len(x), generator=_generator(seed + 1))[:k]]
+    if k > len(x):
+        raise ValueError(f"k must be an integer in [1, {len(x)}] (the starts are distinct data points), got {k}")
+    # the starts' own seed; wrapping keeps seed = 2**63 - 1 valid
+    start = x[torch.randperm(len(x), generator=_generator((seed + 1) % 2**63))[:k]]
 
     def shown(centres, memberships):  # where to draw a centre: itself, or its members' mean
         if metric == "euclidean":

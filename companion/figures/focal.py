@@ -13,6 +13,10 @@ import torch
 
 from companion import budget
 from companion.focal import (
+    _alpha,
+    _gamma,
+    _K,
+    _m,
     _step,
     focal_bce,
     hard_truncated_bce,
@@ -35,6 +39,8 @@ def plot_losses(m: float = 0.5, K: float = 1.0, gamma: float = 1.0, alpha=None):
 
     Introduced in: From hard truncation, through smoothing, to focal loss (kexue.fm/archives/4733).
     """
+    # Checked before the legend labels format them (a string m would fail there, unclearly).
+    m, K, gamma, alpha = _m(m), _K(K), _gamma(gamma), _alpha(alpha)
     x = torch.linspace(-6, 6, 601, dtype=torch.float64, requires_grad=True)
     y = torch.ones_like(x)
     curves = {

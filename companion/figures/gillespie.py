@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from companion import budget, style
+from companion.checks import integer, real
 from companion.gillespie import (
     ReactionNetwork,
     birth_death_law,
@@ -39,6 +40,9 @@ def plot_birth_death(k: float = 10.0, gamma: float = 1.0, x0: int = 0, t_max: fl
 
     Introduced in: Gillespie simulation (kexue.fm/archives/5607).
     """
+    # Checked here, before the simulation: gamma = 0 would only fail in the exact law afterwards.
+    k, gamma, t_max = real(k, "k"), real(gamma, "gamma", positive=True), real(t_max, "t_max", positive=True)
+    x0 = integer(x0, "x0")
     n_traj = budget(full=2000, smoke=200) if n_traj is None else n_traj
     net = ReactionNetwork(["0 -> X", "X -> 0"], rates=[k, gamma])
     grid = torch.linspace(0, t_max, 201, dtype=torch.float64)

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from companion import budget
+from companion import budget, checks
 from companion.nce import (
     Noise1D,
     fit_quartic_nce,
@@ -45,9 +45,10 @@ def plot_quartic_nce(a: float = 0.5, b: float = 0.25, nu: float = 1.0, noise: st
 
     Introduced in: Noise contrastive estimation (kexue.fm/archives/5617).
     """
-    n = budget(full=4000, smoke=1000) if n is None else n
+    n = budget(full=4000, smoke=1000) if n is None else checks.positive_int(n, "n")
+    nu = checks.real(nu, "nu", positive=True)   # checked here: round(nu * n) comes first
     noise_ = Noise1D(noise, 0.0, width)
-    gen = torch.Generator().manual_seed(seed)
+    gen = checks.generator(seed)
     x_data = sample_quartic(a, b, n, gen)
     m = max(1, round(nu * n))
     x_noise = noise_.sample(m, gen)
@@ -95,7 +96,7 @@ def plot_negative_sampling(k: int = 1, alpha: float = 1.0, steps: int | None = N
     """
     steps = budget(full=1500, smoke=150) if steps is None else steps
     n_pairs = budget(full=200_000, smoke=20_000) if n_pairs is None else n_pairs
-    gen = torch.Generator().manual_seed(seed)
+    gen = checks.generator(seed)
     centres, contexts, _ = topic_corpus(30, 3, n_pairs, gen)
     counts = torch.zeros(30, 30, dtype=torch.float64)
     counts.index_put_((centres, contexts), torch.ones(centres.numel(), dtype=torch.float64), accumulate=True)

@@ -45,8 +45,11 @@ def plot_kl(mu: float = 1.0, logvar: float = 0.0, n_samples: int = 4000, seed: i
     Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
     """
     n_samples = _positive_int(n_samples, "n_samples")
-    m = torch.tensor([float(mu)], dtype=torch.float64)
-    lv = torch.tensor([float(logvar)], dtype=torch.float64)
+    mu, logvar = real(mu, "mu"), real(logvar, "logvar")
+    if abs(logvar) > 700:  # e^logvar must be a float for the densities drawn
+        raise ValueError(f"logvar must lie in [-700, 700] for this figure, got {logvar!r}")
+    m = torch.tensor([mu], dtype=torch.float64)
+    lv = torch.tensor([logvar], dtype=torch.float64)
     exact = kl_std_normal(m, lv).item()
     var = math.exp(logvar)
     g = _generator(seed)
@@ -93,7 +96,7 @@ def plot_linear_gaussian(w: float = 1.0, s: float = 0.5):
 
     Introduced in: VAE, the information bottleneck and the normal distribution (kexue.fm/archives/6181).
     """
-    s = real(s, "s", positive=True)
+    w, s = real(w, "w"), real(s, "s", positive=True)
     grid = torch.logspace(-1.3, 0.6, 300, dtype=torch.float64)
     curves = linear_gaussian(w, grid)
     here = linear_gaussian(w, s)
@@ -185,6 +188,7 @@ def plot_priors(prior: str = "normal", path: str = "linear", alpha: float = 0.5,
     """
     prior = _choice(prior, "prior", ("normal", "uniform"))
     path = _choice(path, "path", ("linear", "spherical"))
+    alpha, n = real(alpha, "alpha"), _positive_int(n, "n")
     g = _generator(seed)
     if prior == "normal":
         z1, z2 = torch.randn(2, n, 2, generator=g, dtype=torch.float64)
