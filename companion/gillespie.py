@@ -1408,8 +1408,8 @@ def cme_transient(network: ReactionNetwork, x0, t, max_counts) -> np.ndarray:
 
     Raises:
         ValueError: for bad arguments, or when a sparse exponential on a box too large for the
-        dense one would exceed :data:`MAX_CME_WORK` (use a smaller box, :func:`cme_stationary`
-        for times far beyond the relaxation time, or :func:`ssa`).
+            dense one would exceed :data:`MAX_CME_WORK` (use a smaller box,
+            :func:`cme_stationary` for times far beyond the relaxation time, or :func:`ssa`).
 
     Introduced in: Gillespie simulation (kexue.fm/archives/5607).
     """
