@@ -82,6 +82,14 @@ def generator(value, device="cpu") -> torch.Generator:
     return torch.Generator(device=device).manual_seed(seed(value))
 
 
+def flag(value, name: str) -> bool:
+    """``value`` if it is a bool: a string such as ``'no'`` is truthy, so only a bool says which
+    way is meant."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def choice(value, name: str, options: Sequence):
     """``value`` if it is one of ``options``; the error lists them."""
     if value not in options:
@@ -115,3 +123,18 @@ def reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     if loss.numel() == 0:
         raise ValueError("reduction='mean' of an empty batch is undefined (0/0); use 'sum' or 'none'")
     return loss.mean()
+
+
+_BLOCK = 1024
+_GRAIN = 32768  # torch's parallel grain: a full reduction of fewer elements runs on one thread
+
+
+def sum_last(t: torch.Tensor) -> torch.Tensor:
+    """``t.sum(-1)``, added in an order that does not depend on the number of threads.
+
+    torch splits a reduction to a single number of 32768 or more elements between threads, and
+    the partial sums then round differently on 1 and on 16 threads. Summing blocks of 1024 first
+    leaves only reductions that run whole on one thread (blocks are shared out one per thread)."""
+    while t.shape[-1] >= _GRAIN:
+        t = torch.nn.functional.pad(t, (0, -t.shape[-1] % _BLOCK)).unflatten(-1, (-1, _BLOCK)).sum(-1)
+    return t.sum(-1)

@@ -32,8 +32,8 @@ Python floats. The figures are in :mod:`companion.figures.fgan` (also here as ``
 Arguments are checked as :mod:`companion.checks` describes: parameters (names, numbers, grids,
 seeds, densities' means and widths) always; critic outputs and log densities not, so NaN or ±inf
 in them propagates to the result. Every sum over samples or grid points is taken in an order
-that does not depend on the number of threads (``_sum_last``), so results are the same on one
-thread or many.
+that does not depend on the number of threads (``companion.checks.sum_last``), so results are
+the same on one thread or many.
 """
 
 from __future__ import annotations
@@ -49,9 +49,11 @@ from torch import nn
 
 from companion.checks import choice as _choice
 from companion.checks import finite as _finite
+from companion.checks import flag as _flag
 from companion.checks import float_tensor, real
 from companion.checks import positive_int as _positive_int
 from companion.checks import seed as _seed
+from companion.checks import sum_last as _sum_last
 from companion.checks import torch_generator as _torch_generator
 from companion.progress import tqdm, trange
 from companion.figures import lazy
@@ -117,13 +119,6 @@ def _pair_of_numbers(value, name: str) -> tuple[float, float]:
     return real(value[0], f"{name}[0]"), real(value[1], f"{name}[1]", positive=True)
 
 
-def _flag(value, name: str) -> bool:
-    # a string such as 'no' is truthy: only a bool says which way is meant
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
 def _callable(value, name: str, what: str) -> Callable:
     if not callable(value):
         raise TypeError(f"{name} must be a callable {what}, got {type(value).__name__}")
@@ -161,21 +156,6 @@ def _sample(sampler: Callable, n: int, g: torch.Generator, name: str, like: torc
 
 # ----------------------------------------------------------------------------------------------
 # sums whose rounding does not depend on the thread count
-
-
-_BLOCK = 1024
-_GRAIN = 32768  # torch's parallel grain: a full reduction of fewer elements runs on one thread
-
-
-def _sum_last(t: torch.Tensor) -> torch.Tensor:
-    """``t.sum(-1)``, added in an order that does not depend on the number of threads.
-
-    torch splits a reduction to a single number of 32768 or more elements between threads, and
-    the partial sums then round differently on 1 and on 16 threads. Summing blocks of 1024 first
-    leaves only reductions that run whole on one thread (blocks are shared out one per thread)."""
-    while t.shape[-1] >= _GRAIN:
-        t = F.pad(t, (0, -t.shape[-1] % _BLOCK)).unflatten(-1, (-1, _BLOCK)).sum(-1)
-    return t.sum(-1)
 
 
 def _mean(t: torch.Tensor) -> torch.Tensor:

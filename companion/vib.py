@@ -18,7 +18,7 @@ Arguments are checked as :mod:`companion.checks` describes, with one addition: `
 ``logvar`` are checked to be finite (one device synchronisation; a NaN there is a diverged
 encoder). Other model-side tensors (logits, codes) are not checked: NaN or ±inf in them
 propagates. Sums over samples or code components are taken in an order that does not depend on
-the number of threads (``_sum_last``), so results are the same on one thread or many.
+the number of threads (``companion.checks.sum_last``), so results are the same on one thread or many.
 """
 
 import math
@@ -30,12 +30,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion.checks import finite as _check_finite
+from companion.checks import flag as _flag
 from companion.checks import float_tensor, real
 from companion.checks import generator as _generator
 from companion.checks import integer as _integer
 from companion.checks import positive_int as _positive_int
 from companion.checks import reduce as _reduce
 from companion.checks import reduction as _reduction
+from companion.checks import sum_last as _sum_last
 from companion.checks import torch_generator as _torch_generator
 from companion.progress import trange
 from companion.figures import lazy
@@ -79,30 +81,8 @@ def _finite(x: torch.Tensor, name: str, hint: str = "") -> None:
         raise ValueError(f"{error}{hint}") from None
 
 
-def _flag(value, name: str) -> bool:
-    # a string such as 'no' is truthy: only a bool says which way is meant
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
 # ----------------------------------------------------------------------------------------------
 # sums whose rounding does not depend on the thread count
-
-
-_BLOCK = 1024
-_GRAIN = 32768  # torch's parallel grain: a full reduction of fewer elements runs on one thread
-
-
-def _sum_last(t: torch.Tensor) -> torch.Tensor:
-    """``t.sum(-1)``, added in an order that does not depend on the number of threads.
-
-    torch splits a reduction to a single number of 32768 or more elements between threads, and
-    the partial sums then round differently on 1 and on 16 threads. Summing blocks of 1024 first
-    leaves only reductions that run whole on one thread (blocks are shared out one per thread)."""
-    while t.shape[-1] >= _GRAIN:
-        t = F.pad(t, (0, -t.shape[-1] % _BLOCK)).unflatten(-1, (-1, _BLOCK)).sum(-1)
-    return t.sum(-1)
 
 
 def _reduced(loss: torch.Tensor, reduction: str) -> torch.Tensor:
