@@ -51,15 +51,6 @@ def _tensor(x, name: str, rank: int | Sequence[int], what: str) -> torch.Tensor:
     return x
 
 
-def _nonnegative(value, name: str) -> float:
-    """``value`` as a finite float >= 0, in checks.real's wording (which covers only > 0)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
 def _dim(dim, x: torch.Tensor, name: str) -> int:
     """``dim`` as a valid dimension index of ``x`` (negative indices count from the end)."""
     n = max(x.dim(), 1)  # torch lets a 0-d tensor be indexed by 0 and -1
@@ -141,7 +132,7 @@ def squash(s: torch.Tensor, dim: int = -1, c: float = 1.0, eps: float = 0.0) -> 
     """
     s = float_tensor(s, "s")
     c = real(c, "c", positive=True)
-    eps = _nonnegative(eps, "eps")
+    eps = real(eps, "eps", nonnegative=True)
     dim = _dim(dim, s, "s")
     if s.dim() and s.shape[dim] == 0:  # vectors with no components: nothing to squash
         return s.clone()
@@ -574,7 +565,7 @@ def margin_loss(lengths: torch.Tensor, targets: torch.Tensor, m_pos: float = 0.9
     m_pos, m_neg = real(m_pos, "m_pos"), real(m_neg, "m_neg")
     if not 0 <= m_neg < m_pos <= 1:
         raise ValueError(f"margins must satisfy 0 <= m_neg < m_pos <= 1, got m_neg={m_neg}, m_pos={m_pos}")
-    lam = _nonnegative(lam, "lam")
+    lam = real(lam, "lam", nonnegative=True)
     reduction = _reduction(reduction)
     top = 1 + 8 * torch.finfo(lengths.dtype).eps
     bad_lengths = (lengths < 0) | (lengths > top)  # False for NaN, which propagates
@@ -622,7 +613,7 @@ def blobs(sizes: Sequence[int] = (60, 60, 60, 60), radius: float = 3.0, spread: 
     if not listed:
         raise TypeError(f"sizes must be a non-empty sequence of integers >= 1, got {sizes!r}")
     sizes = [_positive_int(n, f"sizes[{j}]") for j, n in enumerate(listed)]
-    radius, spread = _nonnegative(radius, "radius"), _nonnegative(spread, "spread")
+    radius, spread = real(radius, "radius", nonnegative=True), real(spread, "spread", nonnegative=True)
     g = _generator(seed)
     angles = torch.arange(len(sizes), dtype=torch.float64) * (2 * math.pi / len(sizes)) + 0.3
     means = radius * torch.stack([angles.cos(), angles.sin()], 1)
@@ -646,7 +637,7 @@ def routing_toy(n_in: int = 24, n_out: int = 4, d: int = 8, noise: float = 0.5,
     Introduced in: Capsules as K-Means (kexue.fm/archives/5112).
     """
     n_in, n_out, d = (_positive_int(n_in, "n_in"), _positive_int(n_out, "n_out"), _positive_int(d, "d"))
-    noise, length = _nonnegative(noise, "noise"), real(length, "length", positive=True)
+    noise, length = real(noise, "noise", nonnegative=True), real(length, "length", positive=True)
     g = _generator(seed)
     parents = torch.arange(n_in) % n_out
     directions = F.normalize(torch.randn(n_out, d, generator=g, dtype=torch.float64), dim=-1)
@@ -836,7 +827,7 @@ def train_digit_net(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
         raise ValueError(f"labels must be a tensor with one entry per image, [N={len(images)}] class "
                          f"indices or [N={len(images)}, n_classes] multi-hot, got {got}")
     epochs, batch_size = _positive_int(epochs, "epochs"), _positive_int(batch_size, "batch_size")
-    lr, lam = real(lr, "lr", positive=True), _nonnegative(lam, "lam")
+    lr, lam = real(lr, "lr", positive=True), real(lam, "lam", nonnegative=True)
     g = _generator(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     history = []

@@ -27,14 +27,17 @@ import torch
 REDUCTIONS = ("none", "mean", "sum")
 
 
-def real(value, name: str, *, positive: bool = False, allow_inf: bool = False) -> float:
-    """``value`` as a float: a real number, finite unless ``allow_inf``, and > 0 if ``positive``."""
+def real(value, name: str, *, positive: bool = False, nonnegative: bool = False,
+         allow_inf: bool = False) -> float:
+    """``value`` as a float: a real number, finite unless ``allow_inf``, and > 0 if ``positive``
+    (>= 0 if ``nonnegative``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     x = float(value)
-    if math.isnan(x) or (math.isinf(x) and not allow_inf) or (positive and not x > 0):
+    if (math.isnan(x) or (math.isinf(x) and not allow_inf) or (positive and not x > 0)
+            or (nonnegative and not x >= 0)):
         accepted = "a number" if allow_inf else "a finite number"
-        accepted += " > 0" if positive else ""
+        accepted += " > 0" if positive else " >= 0" if nonnegative else ""
         accepted += " (math.inf allowed)" if allow_inf else ""
         raise ValueError(f"{name} must be {accepted}, got {value!r}")
     return x
