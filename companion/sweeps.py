@@ -448,7 +448,7 @@ def _on_cluster(client, timeout, tasks, progress_bar, desc, fn=_block_task):
                for i, task in enumerate(tasks)]
     index = {f.key: i for i, f in enumerate(futures)}
     try:
-        done = distributed.as_completed(futures, with_results=True)
+        done = distributed.as_completed(futures, loop=client.loop, with_results=True)
         for future, result in progress.tqdm(done, desc=desc, total=len(futures), show=progress_bar):
             yield index[future.key], result
     finally:
