@@ -55,6 +55,7 @@ import importlib.util
 import math
 import numbers
 import re
+import threading
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -747,8 +748,22 @@ _NB_HELPERS = ("_nb_mix64", "_nb_seed", "_nb_next", "_nb_propensities", "_nb_cho
 _compiled = False
 
 
+_compile_lock = threading.Lock()
+
+
 def _compile_numba() -> None:
-    """Replace the ``_nb_*`` functions by numba-compiled ones (once); ImportError without numba."""
+    """Replace the ``_nb_*`` functions by numba-compiled ones (once); ImportError without numba.
+
+    Thread-safe: a Dask worker with several threads runs its first tasks concurrently, and a
+    second thread must not wrap the already compiled functions again.
+    """
+    if _compiled:
+        return
+    with _compile_lock:
+        _compile_numba_once()
+
+
+def _compile_numba_once() -> None:
     global _compiled, _prange, _nb_ssa, _nb_path, _nb_start_state
     if _compiled:
         return

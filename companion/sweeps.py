@@ -22,6 +22,11 @@ So summaries are computed where the data is: a worker returns ``[T, S]`` sums, n
 trajectories, and a sweep of :math:`10^8` trajectories ships kilobytes. Dask is imported only
 when a client is passed (``pip install 'kexue-companion[distributed]'``).
 
+The numba backend runs each task on all the threads numba is allowed (its own pool, which
+Dask's ``threads_per_worker`` does not limit): with several workers on one machine, start them
+with ``NUMBA_NUM_THREADS=1`` (``LocalCluster(..., env={"NUMBA_NUM_THREADS": "1"})``) so that
+they do not oversubscribe the cores.
+
 Introduced in: Gillespie simulation (kexue.fm/archives/5607).
 """
 
@@ -44,11 +49,13 @@ from companion.checks import seed as _seed
 from companion.gillespie import (BACKENDS, MAX_COUNT, Ensemble, ReactionNetwork, _counts, _device,
                                  _simulate, _time_grid)
 
-__all__ = ["grid", "sweep", "ensemble", "Sweep", "connect", "DEFAULT_CHUNK_VALUES"]
+__all__ = ["grid", "sweep", "ensemble", "Sweep", "connect", "DEFAULT_CHUNK_VALUES", "TASKS_PER_POINT"]
 
 #: Default chunk size: about this many recorded values (trajectories x grid times x species)
 #: per chunk, 32 MiB of int64, so that memory stays bounded however many trajectories are asked.
 DEFAULT_CHUNK_VALUES = 1 << 22
+#: On a cluster the default chunk is also at most ``ceil(n_traj / TASKS_PER_POINT)`` trajectories.
+TASKS_PER_POINT = 8
 
 
 def grid(**axes) -> dict[str, np.ndarray]:
@@ -262,8 +269,9 @@ def sweep(network: ReactionNetwork, params, x0, *, t_max: float, n_traj: int, se
             ``0 .. n_traj - 1`` of ``seed``.
         seed: integer seed in ``[0, 2**63)``.
         chunk_size: trajectories per task, an integer >= 1; default about
-            :data:`DEFAULT_CHUNK_VALUES` recorded values per task. It changes memory and
-            parallelism, never the result.
+            :data:`DEFAULT_CHUNK_VALUES` recorded values per task, and on a cluster at most
+            ``n_traj /`` :data:`TASKS_PER_POINT` (so that unequal points balance). It changes
+            memory and parallelism, never the result.
         client: ``None`` (run here, all points of a chunk as one batch), a
             ``distributed.Client``, or a scheduler address such as ``"tcp://10.0.0.5:8786"``
             (connected for this call, within ``timeout``). On a cluster each task is one point
@@ -283,7 +291,7 @@ def sweep(network: ReactionNetwork, params, x0, *, t_max: float, n_traj: int, se
     Introduced in: Gillespie simulation (kexue.fm/archives/5607).
     """
     setup = _setup(network, x0, t_max, n_traj, seed, t_grid, backend, device, max_events, chunk_size,
-                   params=params, timeout=timeout)
+                   params=params, timeout=timeout, for_cluster=client is not None)
     (t_max, n_traj, seed, t_grid, device, max_events, chunk_size, timeout, values, rates,
      counts) = setup
     labels = [", ".join(f"{k}={v.tolist()[p]!r}" for k, v in values.items()) for p in range(len(counts))]
@@ -329,7 +337,7 @@ def ensemble(network: ReactionNetwork, x0, *, t_max: float, n_traj: int, seed: i
     Introduced in: Gillespie simulation (kexue.fm/archives/5607).
     """
     setup = _setup(network, x0, t_max, n_traj, seed, t_grid, backend, device, max_events, chunk_size,
-                   timeout=timeout)
+                   timeout=timeout, for_cluster=client is not None)
     t_max, n_traj, seed, t_grid, device, max_events, chunk_size, timeout, _, rates, counts = setup
     tasks = [dict(network=network, counts=counts[0], t_max=t_max, t_grid=t_grid, seed=seed,
                   streams=np.arange(first, first + n, dtype=np.int64), rates=rates[0],
@@ -369,7 +377,7 @@ def _block_task(task: dict):
 
 
 def _setup(network, x0, t_max, n_traj, seed, t_grid, backend, device, max_events, chunk_size,
-           *, params=None, timeout):
+           *, params=None, timeout, for_cluster):
     if not isinstance(network, ReactionNetwork):
         raise TypeError(f"network must be a ReactionNetwork, got {type(network).__name__}")
     choice(backend, "backend", BACKENDS)
@@ -390,6 +398,10 @@ def _setup(network, x0, t_max, n_traj, seed, t_grid, backend, device, max_events
     rates, counts = _points(network, values, x0, n_points)
     if chunk_size is None:
         chunk_size = max(1, DEFAULT_CHUNK_VALUES // (t_grid.numel() * network.n_species))
+        if for_cluster:
+            # Several tasks per point, so that points of unequal cost spread over the workers
+            # instead of leaving one long task at the end.
+            chunk_size = min(chunk_size, -(-n_traj // TASKS_PER_POINT))
     else:
         chunk_size = _positive_int(chunk_size, "chunk_size")
     return t_max, n_traj, seed, t_grid, device, max_events, chunk_size, timeout, values, rates, counts

@@ -28,7 +28,8 @@ def gene_expression():
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=":0", worker_dashboard_address=":0") as cluster, \
+                                  dashboard_address=":0", worker_dashboard_address=":0",
+                                  env={"NUMBA_NUM_THREADS": "1"}) as cluster, \
             distributed.Client(cluster, set_as_default=False) as c:
         yield c
     assert cluster.status.name == "closed"

@@ -294,3 +294,20 @@ def test_dask_missing_is_a_clear_import_error(monkeypatch):
                      progress_bar=False)
     with pytest.raises(ImportError, match=r"kexue-companion\[distributed\]"):
         sweeps.connect("tcp://127.0.0.1:1")
+
+
+def test_numba_compiles_once_when_threads_start_together():
+    """A Dask worker with several threads starts its first tasks at once: the lazy compilation
+    must wrap the kernels once (seen failing: 'A jit decorator was called on an already jitted
+    function'). Run in a fresh process, where nothing is compiled yet."""
+    pytest.importorskip("numba")
+    code = ("import threading\nfrom companion import gillespie as G\n"
+            "net = G.ReactionNetwork(['0 -> A', 'A -> 0'], [5.0, 1.0])\n"
+            "barrier, errors = threading.Barrier(4), []\n"
+            "def run():\n    barrier.wait()\n    try:\n"
+            "        G.ssa(net, [0], t_max=1.0, n_traj=8, backend='numba')\n"
+            "    except Exception as error:\n        errors.append(repr(error))\n"
+            "threads = [threading.Thread(target=run) for _ in range(4)]\n"
+            "[t.start() for t in threads]\n[t.join() for t in threads]\n"
+            "assert not errors, errors\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
