@@ -11,8 +11,8 @@ a. Dask: ``sweep(..., backend="numba")`` at 48,000 trajectories per point to t =
    ``distributed.LocalCluster`` of 2 worker processes (1 Dask thread each), started outside the
    timing; a warm-up task on each worker compiles numba (or loads its cache) outside the timing,
    and reports the worker's numba thread count (numba's own pool, which the Dask thread count
-   does not limit: 2 per worker on 2 cores). Both runs use ``chunk_size=4000`` (10 tasks per
-   point, 90 in all, so that the costly points cannot leave one worker idle at the end); a third
+   does not limit: 2 per worker on 2 cores). Both runs use ``chunk_size=4000`` (12 tasks per
+   point, 108 in all, so that the costly points cannot leave one worker idle at the end); a third
    run shows the default ``chunk_size`` on the cluster (here one task per point). One run each.
    Goal: the cluster within 10% of this process on a >= 10 s workload, printed, not asserted.
    The results must be bit-identical (exact integer sums), and are checked.
