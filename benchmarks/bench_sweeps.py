@@ -5,15 +5,16 @@ Model: two-stage gene expression, 0 -> M (k_m = 2), M -> M + P (k_p), M -> 0 (ga
 P -> 0 (gamma_p = 0.5), from M = P = 0, on ``grid(k_p=[5, 10, 20], gamma_m=[0.5, 1, 2])``: 9
 points whose cost differs ~10x (from ~260 to ~2800 events per trajectory to t = 20).
 
-a. Dask: ``sweep(..., backend="numba")`` at 48,000 trajectories per point to t = 20 (11 recording
-   times), ~4.5 x 10^8 events: ~13-20 s in this process on the 2-core machine it was written on
-   (numba on all cores' threads, 23-34 M events/s between runs). The same sweep on a
+a. Dask: ``sweep(..., backend="numba")`` at 64,000 trajectories per point to t = 20 (11 recording
+   times), ~6 x 10^8 events: ~13-25 s in this process on the 2-core machine it was written on
+   (numba on all cores' threads, 25-45 M events/s between runs). The same sweep on a
    ``distributed.LocalCluster`` of 2 worker processes (1 Dask thread each), started outside the
    timing; a warm-up task on each worker compiles numba (or loads its cache) outside the timing,
    and reports the worker's numba thread count (numba's own pool, which the Dask thread count
-   does not limit: 2 per worker on 2 cores). Both runs use ``chunk_size=4000`` (12 tasks per
-   point, 108 in all, so that the costly points cannot leave one worker idle at the end); a third
-   run shows the default ``chunk_size`` on the cluster (here one task per point). One run each.
+   does not limit; the workers start with ``NUMBA_NUM_THREADS=1``, so 1 each). Both runs use
+   ``chunk_size=4000`` (16 tasks per point, 144 in all, so that the costly points cannot leave
+   one worker idle at the end); a third run shows the default ``chunk_size`` on the cluster
+   (``TASKS_PER_POINT`` tasks per point). One run each.
    Goal: the cluster within 10% of this process on a >= 10 s workload, printed, not asserted.
    The results must be bit-identical (exact integer sums), and are checked.
 b. Torch, batched rates: the 9 points as one lock-step batch (``sweep(..., backend="torch")``
@@ -32,13 +33,13 @@ import time
 import torch
 
 from companion.gillespie import ReactionNetwork, ssa
-from companion.sweeps import DEFAULT_CHUNK_VALUES, grid, sweep
+from companion.sweeps import DEFAULT_CHUNK_VALUES, TASKS_PER_POINT, grid, sweep
 
 NETWORK = ReactionNetwork(["0 -> M", "M -> M + P", "M -> 0", "P -> 0"],
                           {"k_m": 2.0, "k_p": 10.0, "gamma_m": 1.0, "gamma_p": 0.5})
 X0 = {"M": 0, "P": 0}
 POINTS = grid(k_p=[5.0, 10.0, 20.0], gamma_m=[0.5, 1.0, 2.0])
-DASK_TRAJ, DASK_T, DASK_CHUNK, DASK_TIMES = 48_000, 20.0, 4_000, 11
+DASK_TRAJ, DASK_T, DASK_CHUNK, DASK_TIMES = 64_000, 20.0, 4_000, 11
 TORCH_TRAJ, TORCH_T, TORCH_TIMES, TORCH_REPEATS = 2_000, 5.0, 5, 3
 
 
@@ -128,7 +129,8 @@ def dask_table() -> None:
         return
     kw = dict(t_max=DASK_T, n_traj=DASK_TRAJ, seed=0, backend="numba", progress_bar=False,
               t_grid=torch.linspace(0.0, DASK_T, DASK_TIMES, dtype=torch.float64))
-    default_chunk = max(1, DEFAULT_CHUNK_VALUES // (DASK_TIMES * NETWORK.n_species))
+    default_chunk = min(max(1, DEFAULT_CHUNK_VALUES // (DASK_TIMES * NETWORK.n_species)),
+                        -(-DASK_TRAJ // TASKS_PER_POINT))  # sweep's default on a cluster
 
     _warm_worker()  # numba compiles here, outside the timing
     here, t_here = _timed(lambda: sweep(NETWORK, POINTS, X0, chunk_size=DASK_CHUNK, **kw))
@@ -137,8 +139,10 @@ def dask_table() -> None:
           f"   {events:.3g} events, {events / t_here / 1e6:.1f} M events/s")
 
     start = time.perf_counter()
+    # NUMBA_NUM_THREADS=1: one thread per worker in all, as companion.sweeps advises.
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, host="127.0.0.1") as cluster, \
+                                  dashboard_address=":0", host="127.0.0.1",
+                                  env={"NUMBA_NUM_THREADS": "1"}) as cluster, \
             distributed.Client(cluster) as client:
         t_start = time.perf_counter() - start
         start = time.perf_counter()

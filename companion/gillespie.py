@@ -25,8 +25,14 @@ Two ways to run many paths (:func:`ssa`):
   dozen tensor launches per event (far slower than a compiled loop), and trajectories that finish
   early idle until the slowest is done (finished ones are compacted away periodically).
 * ``backend="numba"`` runs the plain per-event loop, compiled, one trajectory per CPU thread.
-  Each trajectory has its own random stream (xoshiro256** seeded by splitmix64 from
-  ``(seed, trajectory index)``), so the results do not depend on the number of threads.
+
+On both, each trajectory has its own random stream, a function of ``(seed, trajectory index)``
+alone (numba: xoshiro256** seeded by splitmix64; torch: a counter-based hash of the seed, the
+index and the draw number), so a trajectory does not depend on the thread count, the batch it
+shares or the chunk it runs in: ``ssa(..., first_trajectory=k)`` runs trajectories ``k, k+1, ...``
+of a seed, and :mod:`companion.sweeps` builds ensembles and parameter sweeps from such chunks,
+here or on a Dask cluster. Rates may also be given per trajectory (``rates=[n_traj, R]``), so a
+sweep runs as one lock-step batch.
 
 :func:`trajectory` records every event of one path (the article's plots), and
 :func:`time_weighted_histogram` / :func:`event_weighted_histogram` turn such a record into a
