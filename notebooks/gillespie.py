@@ -997,7 +997,8 @@ kw = dict(x0=[0, 0], t_max=10.0, n_traj=min(N_SWEEP, 2_000), seed=SEED,
           t_grid=[10.0])
 on_cluster = sweeps.sweep(named, first_two, client=client, **kw)
 here = sweeps.sweep(named, first_two, chunk_size=333, **kw)
-same = (on_cluster.sums == here.sums).all() and (on_cluster.events == here.events).all()
+same = ((on_cluster.sums == here.sums).all()
+        and (on_cluster.events == here.events).all())
 print("cluster and in-process sums identical:", same)
 assert same
 client.close()
@@ -1127,8 +1128,9 @@ if cluster is not None:
 # stationarity, whose variance equals its mean.
 #
 # ```python
-# result = sweeps.sweep(named, sweeps.grid(gamma_m=[0.5, 1, 2, 4], k_p=[1, 10]),
-#                       x0=[0, 0], t_max=20.0, n_traj=10_000, seed=2, t_grid=[20.0])
+# points = sweeps.grid(gamma_m=[0.5, 1, 2, 4], k_p=[1, 10])
+# result = sweeps.sweep(named, points, x0=[0, 0], t_max=20.0,
+#                       n_traj=10_000, seed=2, t_grid=[20.0])
 # fano_m, se_m = (v[:, -1] for v in result.fano("m"))
 # print(np.round(fano_m, 3), np.round(se_m, 3))
 # # all within a few standard errors (about 0.014) of 1
