@@ -910,7 +910,7 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
     if first + n_traj > 2**63:
         raise ValueError(f"first_trajectory + n_traj must be at most 2**63, got "
                          f"{first} + {n_traj}")
-    rates = network.rates if rates is None else batch_rates(network, rates, n_traj)
+    rates = network.rates if rates is None else _batch_rates(network, rates, n_traj)
     streams = np.arange(first, first + n_traj, dtype=np.int64)
     return _simulate(network, counts, t_max, grid, seed, streams, rates, backend, device, max_events,
                      lambda row: f"ssa: trajectory {first + row}")
@@ -926,7 +926,7 @@ def _device(device, x0=None) -> torch.device:
                          f"{device!r}") from None
 
 
-def batch_rates(network: ReactionNetwork, rates, n_traj: int) -> torch.Tensor:
+def _batch_rates(network: ReactionNetwork, rates, n_traj: int) -> torch.Tensor:
     """Checked rate constants for a run of ``n_traj`` trajectories: float64 ``[R]`` or ``[n_traj, R]``.
 
     Args:
