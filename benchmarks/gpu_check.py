@@ -4,12 +4,17 @@
    tests whose names say ``cuda``;
 2. Gillespie SSA reaction events per second: the torch backend on the GPU at 10^4, 10^5 and 10^6
    trajectories against the numba backend on this machine's CPU cores at the same sizes;
-3. routing, focal loss and negative sampling at their CPU benchmarks' shapes: forward + backward
+3. a parameter sweep with per-trajectory rates: the 9 points of ``benchmarks.bench_sweeps`` as one
+   lock-step torch batch on the GPU (``sweep``, ``client=None``) against one ``ssa`` call per point
+   on the GPU, events per second (``bench_sweeps.batched_vs_loop``, synchronised);
+4. routing, focal loss and negative sampling at their CPU benchmarks' shapes: forward + backward
    on the GPU against the CPU.
 
 GPU times come from ``torch.utils.benchmark.Timer``, which synchronises CUDA around each measured
-block (an unsynchronised timer measures only the kernel launches). Meant to finish in a few minutes
-on a data-centre GPU. Run ``python -m benchmarks.gpu_check --no-tests`` for the timings alone.
+block (an unsynchronised timer measures only the kernel launches); the SSA and sweep rates time
+runs that start after ``torch.cuda.synchronize()`` and end by reading their event counts on the
+host, which waits for the GPU. Meant to finish in a few minutes on a data-centre GPU. Run
+``python -m benchmarks.gpu_check --no-tests`` for the timings alone.
 """
 
 import math
@@ -20,6 +25,7 @@ import time
 import torch
 from torch.utils.benchmark import Timer
 
+from benchmarks.bench_sweeps import TORCH_T, batched_vs_loop, point_rates
 from companion.capsule import dynamic_routing
 from companion.focal import focal_bce
 from companion.gillespie import ReactionNetwork, numba_available, ssa
@@ -30,6 +36,7 @@ SSA_TRAJS = (10_000, 100_000, 1_000_000)
 # a horizon of 5 gives ~1000 events per trajectory, 10^9 events at 10^6 trajectories.
 SSA_NETWORK = ReactionNetwork(["0 -> X", "X -> 0"], [100.0, 1.0])
 SSA_X0, SSA_T = [100], 5.0
+SWEEP_TRAJ = 100_000  # trajectories per point of the sweep row: one batch of 9 x 10^5
 
 
 def _seconds(fn, min_run_time=0.5):
@@ -60,6 +67,16 @@ def ssa_table():
         gpu = _ssa_rate(n, "cuda", "torch")
         cpu = _ssa_rate(n, "cpu", "numba") if numba_available() else math.nan
         print(f"{n:12,d} {gpu:14.3e} {cpu:14.3e}  {gpu / cpu:8.2f}x")
+
+
+def sweep_table():
+    n_points = len(point_rates())
+    print(f"\nParameter sweep with per-trajectory rates, torch on the GPU: gene expression, {n_points} points "
+          f"(k_p x gamma_m), t = {TORCH_T:g}; one batch (sweep) against one ssa call per point: events per second")
+    print(f"{'trajectories':>12s} {'one batch':>14s} {'per point':>14s}  ratio (batch / per point)")
+    r = batched_vs_loop("cuda", n_traj=SWEEP_TRAJ, repeats=2)
+    print(f"{n_points * r['n_traj']:12,d} {r['batched']:14.3e} {r['loop']:14.3e}  {r['batched'] / r['loop']:8.2f}x"
+          f"   ({r['events']:.3g} events; same events at every point: {r['same']})")
 
 
 def _routing(device):
@@ -124,6 +141,7 @@ def main(argv):
         status = pytest.main(["-q", "-p", "no:cacheprovider", "-rfE", "-k", "cuda",
                               *(f"tests/test_{name}.py" for name in kernels)])
     ssa_table()
+    sweep_table()
     kernel_table()
     return int(status)
 

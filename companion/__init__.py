@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 # Reachable as attributes after ``import companion`` (``companion.gillespie.ssa``), each imported
 # on first use, so that importing the package stays cheap.
 SUBMODULES = ("capsule", "checks", "data", "fgan", "figures", "focal", "gillespie", "nce", "progress",
-              "style", "vib", "widgets")
+              "style", "sweeps", "vib", "widgets")
 
 
 def __getattr__(name):

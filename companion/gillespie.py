@@ -25,8 +25,14 @@ Two ways to run many paths (:func:`ssa`):
   dozen tensor launches per event (far slower than a compiled loop), and trajectories that finish
   early idle until the slowest is done (finished ones are compacted away periodically).
 * ``backend="numba"`` runs the plain per-event loop, compiled, one trajectory per CPU thread.
-  Each trajectory has its own random stream (xoshiro256** seeded by splitmix64 from
-  ``(seed, trajectory index)``), so the results do not depend on the number of threads.
+
+On both, each trajectory has its own random stream, a function of ``(seed, trajectory index)``
+alone (numba: xoshiro256** seeded by splitmix64; torch: a counter-based hash of the seed, the
+index and the draw number), so a trajectory does not depend on the thread count, the batch it
+shares or the chunk it runs in: ``ssa(..., first_trajectory=k)`` runs trajectories ``k, k+1, ...``
+of a seed, and :mod:`companion.sweeps` builds ensembles and parameter sweeps from such chunks,
+here or on a Dask cluster. Rates may also be given per trajectory (``rates=[n_traj, R]``), so a
+sweep runs as one lock-step batch.
 
 :func:`trajectory` records every event of one path (the article's plots), and
 :func:`time_weighted_histogram` / :func:`event_weighted_histogram` turn such a record into a
@@ -55,6 +61,7 @@ import importlib.util
 import math
 import numbers
 import re
+import threading
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -192,7 +199,9 @@ class ReactionNetwork:
         reactions: list of reaction strings (``R`` of them). A coefficient is at most ``2**31``
             and a reaction consumes at most :data:`MAX_ORDER` (170) molecules in all.
         rates: ``R`` rate constants :math:`k_r \ge 0`, finite, real (not bool) (units 1/time;
-            for a reaction of order :math:`m` the rate per distinct tuple of :math:`m` molecules).
+            for a reaction of order :math:`m` the rate per distinct tuple of :math:`m` molecules),
+            or a dict ``{name: rate}`` in the order of ``reactions`` that also names them (for
+            :func:`companion.sweeps.sweep`), e.g. ``{"k_m": 2.0, "gamma_m": 1.0}``.
         species: optional species order; by default species are ordered by first appearance in
             ``reactions``. When given, every species in a reaction must be listed.
 
@@ -200,6 +209,7 @@ class ReactionNetwork:
         species: tuple of ``S`` names.
         reactions: tuple of the original strings.
         rates: float64 tensor ``[R]``.
+        rate_names: tuple of ``R`` names: the keys of a dict ``rates``, else ``k0, k1, ...``.
         reactants: int64 tensor ``[R, S]``, :math:`\nu^-`.
         products: int64 tensor ``[R, S]``, :math:`\nu^+`.
         change: ``products - reactants``, int64 ``[R, S]``.
@@ -237,6 +247,14 @@ class ReactionNetwork:
         if not names:
             raise ValueError(f"the reactions {list(reactions)!r} name no species")
 
+        if isinstance(rates, Mapping):
+            rate_names = tuple(rates)
+            bad = [n for n in rate_names if not isinstance(n, str) or not n.isidentifier()]
+            if bad:
+                raise ValueError(f"rate names must be identifiers, got {bad[0]!r} in rates={rates!r}")
+            rates = list(rates.values())
+        else:
+            rate_names = tuple(f"k{r}" for r in range(len(reactions)))
         rates_t = _as_rates(rates, reactions)
         index = {name: i for i, name in enumerate(names)}
         reactants = torch.zeros(len(parsed), len(names), dtype=torch.int64)
@@ -258,6 +276,7 @@ class ReactionNetwork:
         self.species: tuple[str, ...] = tuple(names)
         self.reactions: tuple[str, ...] = tuple(reactions)
         self.rates: torch.Tensor = rates_t
+        self.rate_names: tuple[str, ...] = rate_names
         self.reactants: torch.Tensor = reactants
         self.products: torch.Tensor = products
         self.change: torch.Tensor = products - reactants
@@ -280,7 +299,8 @@ class ReactionNetwork:
 
     def __repr__(self) -> str:
         width = max(len(text) for text in self.reactions)
-        lines = [f"    {text:<{width}s}  k = {k:.6g}" for text, k in zip(self.reactions, self.rates.tolist())]
+        lines = [f"    {text:<{width}s}  {name} = {k:.6g}"
+                 for text, name, k in zip(self.reactions, self.rate_names, self.rates.tolist())]
         return (f"ReactionNetwork(species={self.species!r}, {self.n_reactions} reactions:\n"
                 + "\n".join(lines) + ")")
 
@@ -608,9 +628,12 @@ def _nb_fits(x, r, max_count, c_ptr, c_sp, c_d):
 _STOP_EVENTS, _STOP_COUNT, _STOP_PROPENSITY, _STOP_ABORTED = 1, 2, 3, 4
 
 
-def _nb_ssa(x0, t_grid, t_max, seed, max_events, max_count, rates_c, r_ptr, r_sp, r_nu, c_ptr, c_sp,
-            c_d, out, n_events, stop, t_stop, x_stop, lowest):
-    """Direct method for trajectories 0..n_traj-1, each on its own stream; states on t_grid.
+def _nb_ssa(x0, t_grid, t_max, seed, streams, max_events, max_count, rates_c, r_ptr, r_sp, r_nu,
+            c_ptr, c_sp, c_d, out, n_events, stop, t_stop, x_stop, lowest):
+    """Direct method for rows 0..n-1, row i on random stream ``streams[i]``; states on t_grid.
+
+    ``x0`` is ``[1, S]`` or ``[n, S]`` and ``rates_c`` ``[1, R]`` or ``[n, R]``: one row for all
+    trajectories, or row i for trajectory i.
 
     A trajectory that reaches a bound stops with ``stop[i]`` = 1 (more than max_events events),
     2 (a count would pass max_count) or 3 (a0 overflowed), its time and state in ``t_stop[i]``
@@ -622,9 +645,13 @@ def _nb_ssa(x0, t_grid, t_max, seed, max_events, max_count, rates_c, r_ptr, r_sp
     """
     n_traj, T, S = out.shape
     for i in _prange(n_traj):
-        x = x0.copy()
-        a = np.empty(rates_c.shape[0])
-        s0, s1, s2, s3 = _nb_seed(seed, np.uint64(i))
+        # One row for all, or row i (numba's prange index is unsigned: min with a signed int
+        # would be a float).
+        row = np.int64(i)
+        x = x0[min(row, x0.shape[0] - 1)].copy()
+        a = np.empty(rates_c.shape[1])
+        rates_i = rates_c[min(row, rates_c.shape[0] - 1)]
+        s0, s1, s2, s3 = _nb_seed(seed, np.uint64(streams[i]))
         t = 0.0
         g = 0
         ev = 0
@@ -633,7 +660,7 @@ def _nb_ssa(x0, t_grid, t_max, seed, max_events, max_count, rates_c, r_ptr, r_sp
             if (ev & 1023) == 0 and lowest[0] < i:
                 code = 4
                 break
-            a0 = _nb_propensities(x, a, rates_c, r_ptr, r_sp, r_nu)
+            a0 = _nb_propensities(x, a, rates_i, r_ptr, r_sp, r_nu)
             if not a0 < math.inf:
                 code = 3
                 break
@@ -727,8 +754,22 @@ _NB_HELPERS = ("_nb_mix64", "_nb_seed", "_nb_next", "_nb_propensities", "_nb_cho
 _compiled = False
 
 
+_compile_lock = threading.Lock()
+
+
 def _compile_numba() -> None:
-    """Replace the ``_nb_*`` functions by numba-compiled ones (once); ImportError without numba."""
+    """Replace the ``_nb_*`` functions by numba-compiled ones (once); ImportError without numba.
+
+    Thread-safe: a Dask worker with several threads runs its first tasks concurrently, and a
+    second thread must not wrap the already compiled functions again.
+    """
+    if _compiled:
+        return
+    with _compile_lock:
+        _compile_numba_once()
+
+
+def _compile_numba_once() -> None:
     global _compiled, _prange, _nb_ssa, _nb_path, _nb_start_state
     if _compiled:
         return
@@ -749,11 +790,15 @@ def _compile_numba() -> None:
     _compiled = True
 
 
-def _kernel_arrays(network: ReactionNetwork):
-    """The network as flat numpy index lists for the compiled loop (reactants and changes)."""
+def _kernel_arrays(network: ReactionNetwork, rates: torch.Tensor | None = None):
+    """The network as flat numpy index lists for the compiled loop (reactants and changes).
+
+    ``rates`` (float64 ``[R]`` or ``[n, R]``, default the network's) become ``k_r / prod nu!``.
+    """
     nu = network.reactants.numpy()
     change = network.change.numpy()
-    rates_c = network.rates.numpy() / _factorial_product(network.reactants).numpy()
+    rates = network.rates if rates is None else rates
+    rates_c = rates.cpu().numpy() / _factorial_product(network.reactants).numpy()
 
     def sparse(matrix):
         rows, cols = np.nonzero(matrix)
@@ -786,7 +831,8 @@ def _limit_error(code: int, where: str, t: float, x, events: int, max_events: in
 
 
 def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: int = 0,
-        t_grid=None, device=None, backend: str = "auto", max_events: int | None = None) -> Ensemble:
+        t_grid=None, device=None, backend: str = "auto", max_events: int | None = None,
+        first_trajectory: int = 0, rates=None) -> Ensemble:
     r"""Simulate ``n_traj`` independent trajectories with Gillespie's direct method.
 
     Each trajectory starts at ``x0`` and repeats, until time ``t_max`` or absorption,
@@ -806,7 +852,11 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
             species -> count (missing species start at 0).
         t_max: final time, finite and > 0 (units of 1/rate).
         n_traj: number of trajectories, an integer >= 1.
-        seed: integer seed; the same seed gives the same output (per backend and device).
+        seed: integer seed in ``[0, 2**63)``. Trajectory ``i`` draws from its own random stream,
+            a function of ``(seed, i)`` alone (numba: xoshiro256** seeded by splitmix64; torch:
+            a counter-based splitmix64 hash of ``(seed, i, draw number)``), so a trajectory is
+            the same whatever the batch, chunk, thread count or machine it runs in. The two
+            backends draw different streams.
         t_grid: recording times ``[T]``, sorted, within ``[0, t_max]``; default
             ``torch.linspace(0, t_max, 101)``.
         device: torch device for ``backend="torch"``; default that of ``x0`` if it is a tensor,
@@ -818,6 +868,13 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
             default :data:`MAX_EVENTS` (10**7, ~0.5 s per path compiled) on numba and
             :data:`MAX_EVENTS_TORCH` (10**6 lock-step steps, ~2 min on a CPU) on torch. Raise it
             for longer runs.
+        first_trajectory: index of the first trajectory, an integer >= 0: the run simulates
+            trajectories ``first_trajectory .. first_trajectory + n_traj - 1`` of ``seed``, so
+            chunks ``ssa(..., n_traj=m, first_trajectory=k)`` concatenate, bit for bit, to one
+            run of all of them (the basis of :mod:`companion.sweeps`).
+        rates: rate constants for this run instead of ``network.rates``: ``[R]`` for all
+            trajectories, or ``[n_traj, R]``, one row per trajectory (a parameter sweep as one
+            batch); finite and >= 0.
 
     Returns:
         :class:`Ensemble` with ``t`` float64 ``[T]``, ``x`` int64 ``[n_traj, T, S]`` (state at
@@ -830,7 +887,8 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
             propensity overflowed float64.
 
         Either names the trajectory (the lowest-numbered one that failed, on both backends and
-        for any thread count), its time, its state and its number of events. The work before
+        for any thread count; numbered from 0 for the first of ``seed``), its time, its state
+        and its number of events. The work before
         the error is bounded: numba stops trajectories above a failed one, torch checks every
         16 steps.
 
@@ -840,13 +898,7 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
         raise TypeError(f"network must be a ReactionNetwork, got {type(network).__name__}")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
-    if device is None:
-        device = x0.device if isinstance(x0, torch.Tensor) else torch.device("cpu")
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"device must be a torch.device or a name like 'cpu' or 'cuda', got "
-                         f"{device!r}") from None
+    device = _device(device, x0)
     counts = _counts(network, x0)
     t_max = real(t_max, "t_max", positive=True)
     n_traj = _positive_int(n_traj, "n_traj")
@@ -854,7 +906,65 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
     grid = _time_grid(t_grid, t_max)
     if max_events is not None:
         max_events = _positive_int(max_events, "max_events")
+    first = _integer(first_trajectory, "first_trajectory")
+    if first + n_traj > 2**63:
+        raise ValueError(f"first_trajectory + n_traj must be at most 2**63, got "
+                         f"{first} + {n_traj}")
+    rates = network.rates if rates is None else _batch_rates(network, rates, n_traj)
+    streams = np.arange(first, first + n_traj, dtype=np.int64)
+    return _simulate(network, counts, t_max, grid, seed, streams, rates, backend, device, max_events,
+                     lambda row: f"ssa: trajectory {first + row}")
 
+
+def _device(device, x0=None) -> torch.device:
+    if device is None:
+        return x0.device if isinstance(x0, torch.Tensor) else torch.device("cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device must be a torch.device or a name like 'cpu' or 'cuda', got "
+                         f"{device!r}") from None
+
+
+def _batch_rates(network: ReactionNetwork, rates, n_traj: int) -> torch.Tensor:
+    """Checked rate constants for a run of ``n_traj`` trajectories: float64 ``[R]`` or ``[n_traj, R]``.
+
+    Args:
+        network: the :class:`ReactionNetwork` (``R`` reactions).
+        rates: ``R`` finite rates >= 0, or an ``[n_traj, R]`` array or tensor of them (one row per
+            trajectory).
+        n_traj: the number of trajectories of the run.
+
+    Introduced in: Gillespie simulation (kexue.fm/archives/5607).
+    """
+    shape = tuple(getattr(rates, "shape", ()))
+    if len(shape) != 2:
+        return _as_rates(rates, network.reactions)
+    R = network.n_reactions
+    if shape != (n_traj, R):
+        raise ValueError(f"rates must have shape [{R}] or [n_traj, {R}] = [{n_traj}, {R}] (one row "
+                         f"per trajectory, one column per reaction), got shape {list(shape)}")
+    dtype = getattr(rates, "dtype", None)
+    if dtype in (torch.bool, np.bool_) or torch.as_tensor(rates).is_complex():
+        raise TypeError(f"rates must be real numbers, got dtype {dtype}")
+    values = torch.as_tensor(rates).detach().to("cpu", torch.float64).clone()
+    bad = ~(torch.isfinite(values) & (values >= 0))
+    if bool(bad.any()):
+        i, r = (int(v) for v in bad.nonzero()[0])
+        raise ValueError(f"rates must be finite and >= 0, got {values[i, r].item()!r} for trajectory "
+                         f"{i}, reaction {network.reactions[r]!r} (index {r})")
+    return values
+
+
+def _simulate(network, counts, t_max, grid, seed, streams, rates, backend, device, max_events,
+              where) -> Ensemble:
+    """Rows ``i`` on random streams ``streams[i]``; checked input.
+
+    ``counts``: int64 numpy ``[S]`` or ``[n, S]``; ``rates``: float64 tensor ``[R]`` or ``[n, R]``.
+
+    ``where(row)`` names a row in an error. Shared by :func:`ssa` and :mod:`companion.sweeps`.
+    """
+    n_traj = len(streams)
     if backend == "auto":
         backend = "numba" if device.type == "cpu" and numba_available() else "torch"
     if backend == "numba":
@@ -870,15 +980,17 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
         t_stop = np.zeros(n_traj)
         x_stop = np.zeros((n_traj, S), dtype=np.int64)
         lowest = np.array([n_traj], dtype=np.int64)
-        _nb_ssa(counts, grid.numpy(), t_max, np.uint64(seed), max_events, MAX_COUNT,
-                *_kernel_arrays(network), out, n_events, stop, t_stop, x_stop, lowest)
+        rates_c, *arrays = _kernel_arrays(network, rates.reshape(-1, network.n_reactions))
+        _nb_ssa(counts.reshape(-1, S), grid.numpy(), t_max, np.uint64(seed), streams, max_events, MAX_COUNT,
+                rates_c, *arrays, out, n_events, stop, t_stop, x_stop, lowest)
         failed = np.nonzero((stop > 0) & (stop != _STOP_ABORTED))[0]
         if failed.size:
             i = int(failed[0])
-            raise _limit_error(int(stop[i]), f"ssa: trajectory {i}", float(t_stop[i]), x_stop[i],
+            raise _limit_error(int(stop[i]), where(i), float(t_stop[i]), x_stop[i],
                                int(n_events[i]), max_events, t_max, network.species)
         return Ensemble(grid, torch.from_numpy(out), torch.from_numpy(n_events), network.species)
     max_events = MAX_EVENTS_TORCH if max_events is None else max_events
+    run = (network, counts, t_max, seed, streams, rates, grid, device, max_events, where)
     if device.type == "cpu" and n_traj < _CPU_SERIAL_BELOW and torch.get_num_threads() > 1:
         # Each step is a few dozen ops on [n_traj, R] tensors: for small batches handing them to
         # a thread pool costs more than the work, and on a busy machine every op can wait a
@@ -886,21 +998,63 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return _ssa_torch(network, counts, t_max, n_traj, seed, grid, device, max_events)
+            return _ssa_torch(*run)
         finally:
             torch.set_num_threads(threads)
-    return _ssa_torch(network, counts, t_max, n_traj, seed, grid, device, max_events)
+    return _ssa_torch(*run)
 
 
-def _ssa_torch(network, counts, t_max, n_traj, seed, grid, device, max_events,
+# The torch backend's random numbers: a counter-based generator, so that a trajectory's draws
+# depend on (seed, trajectory, draw number) alone and not on which rows share its batch (rows
+# are compacted away as they finish). Draw c of stream i is mix64(key_i ^ mix64((c + 1) * G)),
+# with key_i as in _nb_seed: hashing the counter before it meets the key keeps two streams from
+# being shifted copies of each other. torch has no uint64 arithmetic, so the words live in int64
+# (two's complement: + and * wrap identically) and >> is made logical by a mask.
+_I64_GOLDEN, _I64_MIX1, _I64_MIX2 = (int(c) - 2**64 for c in (_U64_GOLDEN, _U64_MIX1, _U64_MIX2))
+
+
+def _shr(z: torch.Tensor, k: int) -> torch.Tensor:
+    return (z >> k) & ((1 << (64 - k)) - 1)
+
+
+def _torch_mix64(z: torch.Tensor) -> torch.Tensor:
+    """:func:`_nb_mix64` on int64 tensors (bit patterns of uint64 words)."""
+    z = (z ^ _shr(z, 30)) * _I64_MIX1
+    z = (z ^ _shr(z, 27)) * _I64_MIX2
+    return z ^ _shr(z, 31)
+
+
+def _py_mix64(z: int) -> int:
+    z &= 2**64 - 1
+    z = ((z ^ (z >> 30)) * int(_U64_MIX1)) & (2**64 - 1)
+    z = ((z ^ (z >> 27)) * int(_U64_MIX2)) & (2**64 - 1)
+    return z ^ (z >> 31)
+
+
+def _torch_keys(seed: int, streams: torch.Tensor) -> torch.Tensor:
+    """Per-stream keys, int64 ``[n]``: those of :func:`_nb_seed` before its state expansion."""
+    seed_word = _py_mix64(seed + int(_U64_GOLDEN))
+    seed_word -= 2**64 if seed_word >= 2**63 else 0
+    return _torch_mix64((streams + 1) * _I64_MIX1) ^ seed_word
+
+
+def _torch_uniforms(keys: torch.Tensor, counter: torch.Tensor) -> torch.Tensor:
+    """Draws ``2 c`` and ``2 c + 1`` of each stream: float64 ``[2, n]`` in [0, 1), 53 bits."""
+    c = 2 * counter + torch.arange(1, 3, device=counter.device).unsqueeze(-1)
+    z = _torch_mix64(keys ^ _torch_mix64(c * _I64_GOLDEN))
+    return _shr(z, 11).to(torch.float64) * 2.0**-53
+
+
+def _ssa_torch(network, counts, t_max, seed, streams, rates, grid, device, max_events, where,
                check_every=16) -> Ensemble:
-    """Lock-step direct method on ``device`` (see :func:`ssa`)."""
+    """Lock-step direct method on ``device`` (see :func:`ssa` and :func:`_simulate`)."""
     f64 = dict(dtype=torch.float64, device=device)
-    generator = torch.Generator(device=device)
-    generator.manual_seed(seed)
+    n_traj = len(streams)
     nu = network.reactants.to(device)
     change = network.change.to(device)
-    rates = network.rates.to(device)
+    rates = rates.to(device)
+    per_row = rates.ndim == 2  # [n, R]: compacted with the rows
+    keys = _torch_keys(seed, torch.as_tensor(streams, device=device))
     denominator = _factorial_product(network.reactants).to(device)
     grid = grid.to(device)
     T, S, R = grid.numel(), network.n_species, network.n_reactions
@@ -932,7 +1086,7 @@ def _ssa_torch(network, counts, t_max, n_traj, seed, grid, device, max_events,
         a = _propensities_torch(x.to(torch.float64), nu, rates, denominator)
         cumulative = a.cumsum(dim=-1)
         a0 = cumulative[:, -1]
-        u = torch.rand(2, x.shape[0], generator=generator, **f64)
+        u = _torch_uniforms(keys, events)
         alive = a0 > 0
         # Absorbed rows get t_next = inf through `where`, never through a division by zero.
         tau = -torch.log1p(-u[0]) / torch.where(alive, a0, 1.0)
@@ -977,10 +1131,11 @@ def _ssa_torch(network, counts, t_max, n_traj, seed, grid, device, max_events,
             if n_stopped:
                 rows = torch.nonzero(stop).squeeze(-1)
                 j = int(rows[ids[rows].argmin()])
-                a0_j = float(_propensities_torch(x[j].to(torch.float64), nu, rates, denominator).sum())
+                a0_j = float(_propensities_torch(x[j].to(torch.float64), nu, rates[j] if per_row else rates,
+                                                 denominator).sum())
                 code = (_STOP_PROPENSITY if a0_j == math.inf else
                         _STOP_EVENTS if int(events[j]) >= max_events else _STOP_COUNT)
-                raise _limit_error(code, f"ssa: trajectory {int(ids[j])}", float(t[j]), x[j].tolist(),
+                raise _limit_error(code, where(int(ids[j])), float(t[j]), x[j].tolist(),
                                    int(events[j]), max_events, t_max, network.species)
             if n_active == 0:
                 break
@@ -988,8 +1143,10 @@ def _ssa_torch(network, counts, t_max, n_traj, seed, grid, device, max_events,
                 # Compact: finished rows have written all their grid points; drop them.
                 n_events.index_copy_(0, ids, events)
                 keep = torch.nonzero(active).squeeze(-1)
-                ids, x, t, next_g, events, active, stop = (
-                    v[keep] for v in (ids, x, t, next_g, events, active, stop))
+                ids, x, t, next_g, events, active, stop, keys = (
+                    v[keep] for v in (ids, x, t, next_g, events, active, stop, keys))
+                if per_row:
+                    rates = rates[keep]
     n_events.index_copy_(0, ids, events)
 
     out = out.view(n_traj, T + 1, S)[:, :T]

@@ -109,8 +109,9 @@ def test_wheel_works_outside_the_repository(installed, tmp_path):
 def test_no_kernel_module_imports_matplotlib_or_the_book_tooling(installed, tmp_path):
     python, _ = installed
     code = ("import sys, companion.{0}; bad = [m for m in sys.modules if m.split('.')[0] in "
-            "('matplotlib', 'booktools', 'jupytext', 'ipywidgets', 'sklearn')]; print(sorted(bad))")
-    for module in ("capsule", "focal", "nce", "fgan", "vib", "gillespie", "data", "checks"):
+            "('matplotlib', 'booktools', 'jupytext', 'ipywidgets', 'sklearn', 'dask', 'distributed')]; "
+            "print(sorted(bad))")
+    for module in ("capsule", "focal", "nce", "fgan", "vib", "gillespie", "sweeps", "data", "checks"):
         done = run_user(python, code.format(module), tmp_path)
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.strip() == "[]", (module, done.stdout)
