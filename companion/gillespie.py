@@ -900,12 +900,7 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
     device = _device(device, x0)
     counts = _counts(network, x0)
-    t_max = real(t_max, "t_max", positive=True)
-    n_traj = _positive_int(n_traj, "n_traj")
-    seed = _seed(seed)
-    grid = _time_grid(t_grid, t_max)
-    if max_events is not None:
-        max_events = _positive_int(max_events, "max_events")
+    t_max, n_traj, seed, grid, max_events = _run_arguments(t_max, n_traj, seed, t_grid, max_events)
     first = _integer(first_trajectory, "first_trajectory")
     if first + n_traj > 2**63:
         raise ValueError(f"first_trajectory + n_traj must be at most 2**63, got "
@@ -914,6 +909,17 @@ def ssa(network: ReactionNetwork, x0, *, t_max: float, n_traj: int = 1, seed: in
     streams = np.arange(first, first + n_traj, dtype=np.int64)
     return _simulate(network, counts, t_max, grid, seed, streams, rates, backend, device, max_events,
                      lambda row: f"ssa: trajectory {first + row}")
+
+
+def _run_arguments(t_max, n_traj, seed, t_grid, max_events):
+    """The checked arguments every ensemble run shares (ssa and companion.sweeps)."""
+    t_max = real(t_max, "t_max", positive=True)
+    n_traj = _positive_int(n_traj, "n_traj")
+    seed = _seed(seed)
+    grid = _time_grid(t_grid, t_max)
+    if max_events is not None:
+        max_events = _positive_int(max_events, "max_events")
+    return t_max, n_traj, seed, grid, max_events
 
 
 def _device(device, x0=None) -> torch.device:

@@ -45,9 +45,8 @@ import torch
 from companion import progress
 from companion.checks import choice, real
 from companion.checks import positive_int as _positive_int
-from companion.checks import seed as _seed
 from companion.gillespie import (BACKENDS, MAX_COUNT, Ensemble, ReactionNetwork, _counts, _device,
-                                 _simulate, _time_grid)
+                                 _run_arguments, _simulate)
 
 __all__ = ["grid", "sweep", "ensemble", "Sweep", "connect", "DEFAULT_CHUNK_VALUES", "TASKS_PER_POINT"]
 
@@ -384,12 +383,7 @@ def _setup(network, x0, t_max, n_traj, seed, t_grid, backend, device, max_events
     if not isinstance(network, ReactionNetwork):
         raise TypeError(f"network must be a ReactionNetwork, got {type(network).__name__}")
     choice(backend, "backend", BACKENDS)
-    t_max = real(t_max, "t_max", positive=True)
-    n_traj = _positive_int(n_traj, "n_traj")
-    seed = _seed(seed)
-    t_grid = _time_grid(t_grid, t_max)
-    if max_events is not None:
-        max_events = _positive_int(max_events, "max_events")
+    t_max, n_traj, seed, t_grid, max_events = _run_arguments(t_max, n_traj, seed, t_grid, max_events)
     timeout = real(timeout, "timeout", positive=True)
     device = _device(device)
     if backend == "numba" and device.type != "cpu":
